@@ -1,0 +1,14 @@
+import Fluent
+import Vapor
+
+/// The one ordered list of migrations. Order is global; names are stable; never remove or edit a shipped one.
+enum Migrations {
+    static func register(on app: Application) {
+        app.migrations.add(SessionRecord.migration)
+        app.migrations.add(CreateOrganisation())
+        app.migrations.add(CreateReferenceData())
+        app.migrations.add(SeedReferenceData())
+        app.migrations.add(CreateAccounts())
+        app.migrations.add(CreateOperations())
+    }
+}

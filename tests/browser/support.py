@@ -1,0 +1,166 @@
+"""Helpers for the browser lane: navigation that checks every page, form
+submission that waits for the next page, the accessibility check, and the
+translation catalogs the pages are compared against."""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+from axe_selenium_python import Axe
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCALES = ("en", "sq", "sr-Latn", "sr-Cyrl", "bs", "hr", "cnr", "mk")
+WAIT_SECONDS = float(os.environ.get("INTERBA_BROWSER_WAIT", "20"))
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def _axe_script() -> str:
+    """axe-selenium-python runs the check; its bundled axe-core is 3.1 (2018).
+    selenium-axe-python ships axe-core 4.x, which knows WCAG 2.1/2.2 and current
+    ARIA: use that script when it is installed (scripts/install-deps installs it)."""
+    try:
+        import selenium_axe_python
+
+        newer = Path(selenium_axe_python.__file__).parent / "axe-core" / "axe.min.js"
+        if newer.is_file():
+            return str(newer)
+    except ImportError:
+        pass
+    import axe_selenium_python
+
+    return str(Path(axe_selenium_python.__file__).parent / "node_modules" / "axe-core" / "axe.min.js")
+
+
+AXE_SCRIPT = _axe_script()
+
+
+@lru_cache(maxsize=None)
+def catalog(tag: str) -> dict[str, str]:
+    """The flat key → string catalog Resources/Locales/<tag>.json."""
+    path = ROOT / "Resources" / "Locales" / f"{tag}.json"
+    if not path.is_file():
+        pytest.fail(f"translation catalog {path} is missing", pytrace=False)
+    with path.open(encoding="utf-8") as f:
+        data = json.load(f)
+    assert isinstance(data, dict), f"{path} must be a flat JSON object"
+    return data
+
+
+def text_of(tag: str, key: str) -> str:
+    value = catalog(tag).get(key)
+    assert isinstance(value, str) and value.strip(), f"{tag}.json lacks a value for {key!r}"
+    return value.strip()
+
+
+def wait(driver: WebDriver, seconds: float = WAIT_SECONDS) -> WebDriverWait:
+    return WebDriverWait(driver, seconds)
+
+
+def find(driver: WebDriver, element_id: str) -> WebElement:
+    """The element with this id, once it is visible."""
+    return wait(driver).until(
+        EC.visibility_of_element_located((By.ID, element_id)),
+        f"no visible #{element_id} on {driver.current_url}",
+    )
+
+
+def html_lang(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "html").get_attribute("lang") or ""
+
+
+def fill(driver: WebDriver, element_id: str, value: str) -> None:
+    field = find(driver, element_id)
+    field.clear()
+    field.send_keys(value)
+
+
+# --------------------------------------------------------------------- checks
+
+_CONTRACT_JS = """
+const tags = arguments[0];
+const problems = [];
+const lang = document.documentElement.getAttribute('lang');
+if (!tags.includes(lang)) problems.push('<html lang> is ' + JSON.stringify(lang));
+if (!document.getElementById('nav-home')) problems.push('no #nav-home link');
+for (const tag of tags) {
+  const b = document.getElementById('lang-' + tag);
+  if (!b) { problems.push('no language button #lang-' + tag); continue; }
+  if (b.name !== 'lang' || b.value !== tag) problems.push('#lang-' + tag + ' must have name="lang" value="' + tag + '"');
+  const form = b.form;
+  if (!form || form.method !== 'post' || !new URL(form.action).pathname.endsWith('/language'))
+    problems.push('#lang-' + tag + ' is not in a <form method="post" action="/language">');
+}
+const out = document.getElementById('signout'), signin = document.getElementById('nav-signin');
+if (!!out === !!signin) problems.push('expected exactly one of #signout (signed in) or #nav-signin (signed out)');
+return problems;
+"""
+
+
+def check_page_contract(driver: WebDriver) -> None:
+    """What every page shows: html[lang] is a UI locale, #nav-home reads that
+    locale's nav.home, the language switcher, and the sign-in/sign-out control."""
+    problems = driver.execute_script(_CONTRACT_JS, list(LOCALES))
+    if not problems:
+        lang = html_lang(driver)
+        shown = driver.find_element(By.ID, "nav-home").text.strip()
+        expected = text_of(lang, "nav.home")
+        if shown != expected:
+            problems = [f"#nav-home reads {shown!r}, {lang}.json nav.home is {expected!r}"]
+    if problems:
+        pytest.fail(f"page contract broken on {driver.current_url}:\n  - " + "\n  - ".join(problems), pytrace=False)
+
+
+def check_a11y(driver: WebDriver) -> None:
+    """Run axe-core on the current page; fail on any serious or critical violation."""
+    axe = Axe(driver, script_url=AXE_SCRIPT)
+    axe.inject()
+    results = axe.run(options=json.dumps({"resultTypes": ["violations"]}))
+    blocking = [v for v in results.get("violations", []) if v.get("impact") in BLOCKING_IMPACTS]
+    if not blocking:
+        return
+    lines = [f"accessibility violations on {driver.current_url}:"]
+    for v in blocking:
+        lines.append(f"- {v['id']} ({v['impact']}): {v['help']}  [{v.get('helpUrl', '')}]")
+        for node in v.get("nodes", [])[:10]:
+            target = " ".join(str(t) for t in node.get("target", []))
+            summary = (node.get("failureSummary") or "").replace("\n", " ")
+            lines.append(f"    {target}  {summary}")
+    pytest.fail("\n".join(lines), pytrace=False)
+
+
+def check_page(driver: WebDriver) -> None:
+    wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    check_page_contract(driver)
+    check_a11y(driver)
+
+
+# ----------------------------------------------------------------- navigation
+
+
+def visit(driver: WebDriver, url: str) -> None:
+    """Open a page and check it (contract + accessibility)."""
+    driver.get(url)
+    check_page(driver)
+
+
+def submit(driver: WebDriver, button: WebElement) -> None:
+    """Click a submit button, wait until the browser shows the next document
+    (after any redirects), and check that page too."""
+    label = button.get_attribute("id") or button.get_attribute("name") or button.text
+    where = driver.current_url
+    old_document = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait(driver).until(
+        EC.staleness_of(old_document),
+        f"clicking {label!r} on {where} loaded no new page (blocked by form validation?)",
+    )
+    check_page(driver)
