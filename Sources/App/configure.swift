@@ -24,6 +24,8 @@ public func configure(_ app: Application) async throws {
     app.middleware = Middlewares()
     app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
     app.middleware.use(SecurityHeadersMiddleware())
+    // Sessions outside the error middleware, so error pages (404 included) still have a session and CSRF token.
+    app.middleware.use(app.sessions.middleware)
     app.middleware.use(ProblemErrorMiddleware())
     app.middleware.use(FileMiddleware(publicDirectory: app.directory.publicDirectory, defaultFile: nil))
 
@@ -92,10 +94,27 @@ struct StartupBanner: LifecycleHandler {
             if outcome == .seeded { app.logger.notice("Demo data loaded.") }
         }
         let hasDemo = try await User.query(on: app.db).filter(\.$email == "admin@\(DemoSeeder.domain)").first() != nil
-        var lines = ["", "Interba is starting at \(app.config.baseURL)"]
+        var lines = ["", "Interba is starting at \(Self.listenAddress(app)) (public address: \(app.config.baseURL))"]
         if app.config.databaseURL == nil { lines.append("Database: \(app.config.dataDirectory)/interba.sqlite") }
         if hasDemo { lines += DemoSeeder.signInLines(baseURL: app.config.baseURL) }
         print(lines.joined(separator: "\n") + "\n")
+    }
+
+    /// The address `serve` will listen on, from `--hostname`/`--port` or the server configuration.
+    static func listenAddress(_ app: Application) -> String {
+        let arguments = Array(app.environment.arguments)
+        func option(_ names: [String]) -> String? {
+            for (index, argument) in arguments.enumerated() {
+                for name in names {
+                    if argument == name, index + 1 < arguments.count { return arguments[index + 1] }
+                    if argument.hasPrefix(name + "=") { return String(argument.dropFirst(name.count + 1)) }
+                }
+            }
+            return nil
+        }
+        let host = option(["--hostname", "-H"]) ?? app.http.server.configuration.hostname
+        let port = option(["--port", "-p"]) ?? String(app.http.server.configuration.port)
+        return "http://\(host):\(port)"
     }
 
     static func isServe(_ app: Application) -> Bool {

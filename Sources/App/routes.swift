@@ -5,8 +5,9 @@ func routes(_ app: Application) throws {
     try app.register(collection: HealthRoutes())
     try app.register(collection: APIRoutes())
 
-    let web = app.grouped(
-        app.sessions.middleware, User.sessionAuthenticator(), LocaleMiddleware(), CSRFMiddleware())
+    // Web pages: the session's person, their language, CSRF checks on every state-changing form.
+    // The API authenticates by token only, so a browser session can never drive it (no CSRF exposure).
+    let web = app.grouped(User.sessionAuthenticator(), LocaleMiddleware(), CSRFMiddleware())
     try web.register(collection: HomeRoutes())
     try web.register(collection: AccountRoutes())
     try web.register(collection: ProfileRoutes())

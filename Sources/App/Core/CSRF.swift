@@ -18,6 +18,14 @@ struct CSRFMiddleware: AsyncMiddleware {
         guard [.POST, .PUT, .PATCH, .DELETE].contains(req.method) else {
             return try await next.respond(to: req)
         }
+        // Collect the body here (within the size limit: larger bodies get 413) so the token can be read from the form.
+        let limit = req.application.routes.defaultMaxBodySize.value
+        if req.body.data == nil {
+            _ = try await req.body.collect(max: limit).get()
+        }
+        if let data = req.body.data, data.readableBytes > limit {
+            throw Abort(.payloadTooLarge)
+        }
         let sent = req.headers.first(name: "X-CSRF-Token") ?? (try? req.content.get(String.self, at: "_csrf"))
         guard let expected = req.hasSession ? req.session.data["csrf"] : nil, let sent,
               SecureToken.constantTimeEquals(sent, expected)
@@ -52,5 +60,17 @@ enum SecureToken {
         var difference: UInt8 = 0
         for i in 0..<x.count { difference |= x[i] ^ y[i] }
         return difference == 0
+    }
+}
+
+extension Request {
+    /// A fresh session id (on sign-in and sign-out), so an id known before is worthless after. Keeps only `keep` keys.
+    func rotateSession(keeping keep: [String] = []) async throws {
+        let kept = keep.compactMap { key in session.data[key].map { (key, $0) } }
+        if let id = session.id {
+            try await application.sessions.driver.deleteSession(id, for: self).get()
+        }
+        session.id = nil
+        session.data = SessionData(initialData: Dictionary(uniqueKeysWithValues: kept))
     }
 }

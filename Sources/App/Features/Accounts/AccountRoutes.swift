@@ -101,11 +101,9 @@ struct AccountRoutes: RouteCollection {
         case .success(let userID):
             guard let user = try await User.find(userID, on: req.db) else { throw Abort(.internalServerError) }
             // A fresh session on sign-in, so a session id planted before sign-in is worthless.
-            let chosenLocale = req.session.data["locale"]
-            req.session.destroy()
+            try await req.rotateSession(keeping: user.preferredLocale == nil ? ["locale"] : [])
             req.auth.login(user)
             req.session.authenticate(user)
-            if user.preferredLocale == nil, let chosenLocale { req.session.data["locale"] = chosenLocale }
             return req.seeOther(Self.safeNext(input.next))
         case .invalid: key = "signin.error.invalid"
         case .locked: key = "signin.error.locked"
@@ -125,7 +123,8 @@ struct AccountRoutes: RouteCollection {
             try await req.auditContext.record(.signOut, user.email, on: req.db)
         }
         req.auth.logout(User.self)
-        req.session.destroy()
+        req.session.unauthenticate(User.self)
+        try await req.rotateSession(keeping: ["locale"])
         return req.seeOther("/")
     }
 
@@ -246,7 +245,7 @@ struct AccountRoutes: RouteCollection {
         do {
             let user = try await req.accounts.acceptInvitation(token: token, name: input.name ?? "", password: input.password ?? "",
                                                                locale: req.locale)
-            req.session.destroy()
+            try await req.rotateSession()
             req.auth.login(user)
             req.session.authenticate(user)
             req.flash("success", "invitation.welcome")
