@@ -20,6 +20,8 @@ func withInterba(seed: Bool = true, mailer: (any Mailer)? = nil, _ body: (Applic
         if seed { _ = try await DemoSeeder.seed(app, on: app.db) }
         try await body(app)
     } catch {
+        // PostgreSQL errors hide their details unless reflected.
+        print("withInterba failed: \(String(reflecting: error))")
         try? await app.asyncShutdown()
         throw error
     }

@@ -13,7 +13,7 @@ struct CreateAccounts: AsyncMigration {
             .field("institution_id", .uuid, .references("institutions", "id"))
             .field("org_unit_id", .uuid, .references("org_units", "id"))
             .field("preferred_locale", .string)
-            .field("languages", .json, .required)
+            .field("languages", .array(of: .string), .required)
             .field("failed_sign_ins", .int, .required)
             .field("locked_until", .datetime)
             .field("last_sign_in_at", .datetime)
