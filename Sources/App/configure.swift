@@ -23,6 +23,7 @@ public func configure(_ app: Application) async throws {
 
     app.middleware = Middlewares()
     app.middleware.use(RouteLoggingMiddleware(logLevel: .info))
+    app.middleware.use(RequestIDMiddleware())
     app.middleware.use(SecurityHeadersMiddleware())
     // Sessions outside the error middleware, so error pages (404 included) still have a session and CSRF token.
     app.middleware.use(app.sessions.middleware)

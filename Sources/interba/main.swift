@@ -1,9 +1,8 @@
 import App
-import Logging
 import Vapor
 
 var env = try Environment.detect()
-try LoggingSystem.bootstrap(from: &env)
+try bootstrapLogging(&env)
 let app = try await Application.make(env)
 do {
     try await configure(app)

@@ -20,9 +20,10 @@ public struct AppConfig: Sendable {
 
     public var isSecure: Bool { baseURL.lowercased().hasPrefix("https://") }
 
-    public static func fromEnvironment(_ environment: Vapor.Environment) throws -> AppConfig {
+    public static func fromEnvironment(_ environment: Vapor.Environment,
+                                       lookup: @escaping (String) -> String? = { Vapor.Environment.get($0) }) throws -> AppConfig {
         let get = { (key: String) -> String? in
-            guard let value = Vapor.Environment.get(key), !value.isEmpty else { return nil }
+            guard let value = lookup(key), !value.isEmpty else { return nil }
             return value
         }
         let secret: String

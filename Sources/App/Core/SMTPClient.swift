@@ -103,9 +103,10 @@ struct SMTPLineDecoder: ByteToMessageDecoder {
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else { return .needMoreData }
         let length = newline - buffer.readerIndex + 1
-        guard var line = buffer.readString(length: length) else { return .needMoreData }
-        while line.hasSuffix("\n") || line.hasSuffix("\r") { line.removeLast() }
-        context.fireChannelRead(wrapInboundOut(line))
+        guard let bytes = buffer.readBytes(length: length) else { return .needMoreData }
+        // Strip CR LF on the bytes: as a String, "\r\n" is one character and would not match "\n".
+        let content = bytes.prefix { $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: "\n") }
+        context.fireChannelRead(wrapInboundOut(String(decoding: content, as: UTF8.self)))
         return .continue
     }
 }
