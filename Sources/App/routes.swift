@@ -15,4 +15,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: OrganisationRoutes())
     try web.register(collection: ReferenceRoutes())
     try web.register(collection: AdminRoutes())
+    try web.register(collection: NameEditorRoutes())
 }

@@ -193,7 +193,7 @@ struct OperationsTests {
                 (demo("staff.tirana"), ["/", "/profile"]),
                 (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure"]),
                 (demo("admin"), ["/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/reference",
-                                 "/admin/reference/areas/A1", "/institutions/new"]),
+                                 "/admin/reference/areas/A1", "/institutions/new", "/admin/activity-types/coil", "/admin/languages/mk", "/admin/countries/AL", "/admin/regions/WB"]),
             ]
             for (email, paths) in pages {
                 let client = WebClient(app)

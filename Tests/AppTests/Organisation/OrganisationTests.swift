@@ -156,3 +156,40 @@ struct ReferenceDataTests {
         }
     }
 }
+
+@Suite("Names in every language")
+struct NameEditorTests {
+    @Test("an admin translates an activity type, a language, a country and a region; English is required")
+    func translateNames() async throws {
+        try await withInterba { app in
+            let admin = WebClient(app)
+            try await admin.signIn(demo("admin"))
+            for path in ["/admin/activity-types/coil", "/admin/languages/sq", "/admin/countries/XK", "/admin/regions/WB"] {
+                #expect(try await admin.get(path).status == .ok, "\(path)")
+            }
+            #expect(try await admin.get("/admin/activity-types/no-such").status == .notFound)
+            let saved = try await admin.post("/admin/activity-types/coil", [("names[en]", "COIL course"), ("names[mk]", "COIL курс"), ("parent", "A4")])
+            #expect(saved.status == .seeOther)
+            let coil = try #require(try await ActivityType.query(on: app.db).filter(\.$code == "coil").first())
+            #expect(coil.names == ["en": "COIL course", "mk": "COIL курс"])
+            #expect(coil.areaCode == "A4")
+
+            let noEnglish = try await admin.post("/admin/countries/XK", [("names[sq]", "Kosova"), ("parent", "WB")])
+            #expect(noEnglish.status == .unprocessableEntity)
+            #expect(noEnglish.body.string.contains("value=\"Kosova\""))
+            let badRegion = try await admin.post("/admin/countries/XK", [("names[en]", "Kosovo"), ("parent", "MARS")])
+            #expect(badRegion.status == .unprocessableEntity)
+            #expect(try await admin.post("/admin/countries/XK", [("names[en]", "Kosovo"), ("names[sq]", "Kosova"), ("parent", "WB")]).status == .seeOther)
+            #expect(try await Country.query(on: app.db).filter(\.$code == "XK").first()?.names["sq"] == "Kosova")
+
+            #expect(try await admin.post("/admin/languages/sq", [("names[en]", "Albanian"), ("native", "")]).status == .unprocessableEntity)
+            #expect(try await admin.post("/admin/regions", [("region_code", "EAP"), ("region_name_en", "Eastern Partnership")]).status == .seeOther)
+            #expect(try await Region.query(on: app.db).filter(\.$code == "EAP").first() != nil)
+
+            let coordinator = WebClient(app)
+            try await coordinator.signIn(demo("coordinator.tirana"))
+            #expect(try await coordinator.post("/admin/regions/WB", [("names[en]", "Hijacked")]).status == .forbidden)
+            #expect(try await Region.query(on: app.db).filter(\.$code == "WB").first()?.names["en"] != "Hijacked")
+        }
+    }
+}
