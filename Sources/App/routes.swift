@@ -16,4 +16,6 @@ func routes(_ app: Application) throws {
     try web.register(collection: ReferenceRoutes())
     try web.register(collection: AdminRoutes())
     try web.register(collection: NameEditorRoutes())
+    try web.register(collection: CampaignRoutes())
+    try web.register(collection: RespondRoutes())
 }

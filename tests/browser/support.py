@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from axe_selenium_python import Axe
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -152,15 +153,44 @@ def visit(driver: WebDriver, url: str) -> None:
     check_page(driver)
 
 
+def _replaced(old_document: WebElement):
+    """Wait condition: the old document's <html> is gone. Like EC.staleness_of,
+    but while Chromium swaps documents chromedriver may answer "unhandled
+    inspector error: Node with given id does not belong to the document"
+    instead of a stale-element error; that answer means "ask again"."""
+
+    def condition(_driver: WebDriver) -> bool:
+        try:
+            old_document.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in (error.msg or ""):
+                return False
+            raise
+
+    return condition
+
+
+def click_and_wait(driver: WebDriver, element: WebElement, what: str) -> None:
+    """Click a link or button and wait until the browser shows the next document
+    (after any redirects); `what` ends the message if it never does."""
+    label = element.get_attribute("id") or element.get_attribute("name") or element.text
+    where = driver.current_url
+    old_document = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+    wait(driver).until(_replaced(old_document), f"clicking {label!r} on {where} {what}")
+
+
 def submit(driver: WebDriver, button: WebElement) -> None:
     """Click a submit button, wait until the browser shows the next document
     (after any redirects), and check that page too."""
-    label = button.get_attribute("id") or button.get_attribute("name") or button.text
-    where = driver.current_url
-    old_document = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    wait(driver).until(
-        EC.staleness_of(old_document),
-        f"clicking {label!r} on {where} loaded no new page (blocked by form validation?)",
-    )
+    click_and_wait(driver, button, "loaded no new page (blocked by form validation?)")
+    check_page(driver)
+
+
+def follow(driver: WebDriver, link: WebElement) -> None:
+    """Click a link, wait for the next document, and check it."""
+    click_and_wait(driver, link, "loaded no new page")
     check_page(driver)

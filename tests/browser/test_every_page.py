@@ -16,11 +16,10 @@ import requests
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from support import check_a11y, check_page, find, fill, html_lang, submit, text_of, visit, wait
+from support import check_a11y, click_and_wait, find, fill, follow, html_lang, submit, text_of, visit, wait
 
 DEMO_PASSWORD = "interba-demo"
 ADMIN = "admin@demo.interba.test"
@@ -36,16 +35,6 @@ PHONE = (390, 844)
 
 
 # -------------------------------------------------------------------- helpers
-
-
-def follow(driver, link: WebElement) -> None:
-    """Click a link, wait for the next document, and check it."""
-    label = link.get_attribute("id") or link.get_attribute("href") or link.text
-    where = driver.current_url
-    old_document = driver.find_element(By.TAG_NAME, "html")
-    link.click()
-    wait(driver).until(EC.staleness_of(old_document), f"clicking {label!r} on {where} loaded no new page")
-    check_page(driver)
 
 
 def path_of(driver) -> str:
@@ -277,9 +266,9 @@ def test_coordinator_pages_in_language(server, browser, tag):
         # The choice is saved as the coordinator's preferred language: put English back
         # so that other tests signing in as the coordinator see what they expect.
         browser.get(f"{server}/")
-        if browser.find_elements(By.ID, "lang-en"):
-            browser.find_element(By.ID, "lang-en").click()
-            wait(browser).until(lambda d: html_lang(d) == "en")
+        if browser.find_elements(By.ID, "lang-en") and browser.find_elements(By.ID, "signout"):
+            click_and_wait(browser, browser.find_element(By.ID, "lang-en"), "did not switch back to English")
+            assert html_lang(browser) == "en"
 
 
 # ---------------------------------------------------------------------- phone
@@ -289,6 +278,8 @@ def test_coordinator_pages_in_language(server, browser, tag):
 def test_phone_sized_window_has_no_sideways_scroll(server, browser, path):
     browser.set_window_size(*PHONE)
     visit(browser, f"{server}{path}")
+    inner_width = browser.execute_script("return window.innerWidth")
+    assert inner_width <= PHONE[0], f"the window did not shrink to a phone: innerWidth is {inner_width}px"
     no_horizontal_scroll(browser)
 
 

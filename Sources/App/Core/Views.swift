@@ -131,6 +131,7 @@ extension Request {
         items.append(("nav-areas", "/areas", "nav.areas"))
         if let actor {
             if actor.isCoordinator {
+                items.append(("nav-campaigns", "/campaigns", "nav.campaigns"))
                 items.append(("nav-approvals", "/approvals", "nav.approvals"))
                 items.append(("nav-members", "/members", "nav.members"))
             }

@@ -10,5 +10,8 @@ enum Migrations {
         app.migrations.add(SeedReferenceData())
         app.migrations.add(CreateAccounts())
         app.migrations.add(CreateOperations())
+        app.migrations.add(CreateNeedsAnalysis())
+        app.migrations.add(IndexSurveyAnswers())
+        app.migrations.add(SeedDefaultInstrument())
     }
 }

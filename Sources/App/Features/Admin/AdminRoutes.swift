@@ -45,7 +45,7 @@ struct AdminRoutes: RouteCollection {
             var name: String
             var email: String
             var institution: String
-            var institutionID: String
+            var institutionID: String?
             var status: String
             var active: Bool
             var roles: [String]
@@ -68,7 +68,7 @@ struct AdminRoutes: RouteCollection {
             rows.append(.init(
                 id: user.id!.uuidString, name: user.name, email: user.email,
                 institution: user.institution.map { $0.shortName } ?? "",
-                institutionID: user.$institution.id?.uuidString ?? "",
+                institutionID: user.$institution.id?.uuidString,
                 status: req.t("status.\(user.status.rawValue)"), active: user.status == .active,
                 roles: try await req.roleLabels(user.roles.compactMap(\.grant))))
         }
