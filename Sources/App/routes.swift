@@ -18,4 +18,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: NameEditorRoutes())
     try web.register(collection: CampaignRoutes())
     try web.register(collection: RespondRoutes())
+    try web.register(collection: ResultsRoutes())
 }

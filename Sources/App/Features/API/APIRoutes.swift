@@ -25,6 +25,8 @@ struct APIRoutes: RouteCollection {
         signedIn.get("me", use: me)
         signedIn.post("institutions", use: createInstitution)
         signedIn.get("users", use: users)
+        signedIn.get("campaigns", use: campaigns)
+        signedIn.get("campaigns", ":id", "results", use: campaignResults)
     }
 
     func openAPI(req: Request) async throws -> Response {
@@ -167,5 +169,93 @@ struct APIRoutes: RouteCollection {
                     activityTypes: types.filter { $0.areaCode == area.code }.map(\.code).sorted())
         }
         return ListDTO(total: items.count, items: items)
+    }
+
+    // MARK: needs analysis
+
+    struct CampaignDTO: Content {
+        var id: UUID
+        var title: String
+        var scope: String
+        var scopeId: String
+        var state: String
+        var opensOn: String
+        var closesOn: String
+        var minimumGroupSize: Int
+        var groups: [String]
+        var targetInstitutions: [UUID]
+        var responses: Int?
+    }
+
+    struct GroupResultDTO: Content {
+        var group: String
+        var n: Int
+        var importance: Double
+        var performance: Double
+        var mwds: Double
+    }
+
+    struct AreaResultDTO: Content {
+        var area: String
+        var importance: Double
+        var performance: Double
+        var n: Int
+        var gap: Double
+        var consensus: Double?
+        var quadrant: String
+        var feasibility: Double
+        var strategic: Bool
+        var priority: Double
+        var rank: Int
+        var groups: [GroupResultDTO]
+    }
+
+    struct ResultsDTO: Content {
+        var campaignId: UUID
+        var state: String
+        var responses: Int
+        var minimumGroupSize: Int
+        var campaignMean: Double?
+        var areas: [AreaResultDTO]
+        var areasWithoutData: [String]
+        var validatedPriorities: [PriorityValidation.Entry]?
+    }
+
+    func campaignDTO(_ campaign: Campaign, responses: Int?) throws -> CampaignDTO {
+        CampaignDTO(id: try campaign.requireID(), title: campaign.title, scope: campaign.scope.rawValue, scopeId: campaign.scopeID,
+                    state: campaign.state.rawValue, opensOn: CampaignService.day(campaign.opensOn), closesOn: CampaignService.day(campaign.closesOn),
+                    minimumGroupSize: campaign.minimumGroupSize, groups: campaign.groups, targetInstitutions: campaign.targetInstitutions,
+                    responses: responses)
+    }
+
+    /// Campaigns the token's owner runs.
+    func campaigns(req: Request) async throws -> ListDTO<CampaignDTO> {
+        let actor = try await req.requireActor()
+        var items: [CampaignDTO] = []
+        for campaign in try await req.campaigns.campaigns(for: actor) {
+            let responses = try await SurveyResponse.query(on: req.db).filter(\.$campaign.$id == campaign.requireID()).count()
+            items.append(try campaignDTO(campaign, responses: responses))
+        }
+        return ListDTO(total: items.count, items: items)
+    }
+
+    func campaignResults(req: Request) async throws -> ResultsDTO {
+        let actor = try await req.requireActor()
+        guard let id = req.parameters.get("id", as: UUID.self), let campaign = try await Campaign.find(id, on: req.db) else {
+            throw Abort(.notFound, reason: "No campaign with this id.")
+        }
+        try await req.campaigns.requireRun(campaign, by: actor)
+        guard let results = campaign.results else { throw Abort(.conflict, reason: "The campaign has not been analysed yet.") }
+        let report = results.analysis
+        return ResultsDTO(
+            campaignId: id, state: campaign.state.rawValue, responses: results.responses, minimumGroupSize: campaign.minimumGroupSize,
+            campaignMean: report.mu,
+            areas: report.areas.sorted { $0.rank < $1.rank }.map { area in
+                AreaResultDTO(area: area.area, importance: area.importance, performance: area.performance, n: area.respondents, gap: area.gap,
+                              consensus: area.consensus, quadrant: area.quadrant.rawValue, feasibility: area.feasibility, strategic: area.strategic,
+                              priority: area.priority, rank: area.rank,
+                              groups: area.groups.map { GroupResultDTO(group: $0.group, n: $0.respondents, importance: $0.importance, performance: $0.performance, mwds: $0.mwds) })
+            },
+            areasWithoutData: report.areasWithoutData, validatedPriorities: campaign.validation?.entries)
     }
 }

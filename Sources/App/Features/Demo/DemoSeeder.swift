@@ -72,13 +72,15 @@ struct DemoSeeder {
     enum Outcome: Equatable { case seeded, alreadySeeded }
 
     /// Loads the demo data set. Refuses to touch a production database that already holds people.
-    static func seed(_ app: Application, on db: any Database) async throws -> Outcome {
+    static func seed(_ app: Application, on db: any Database, withCampaigns: Bool = true) async throws -> Outcome {
         if try await User.query(on: db).filter(\.$email == "admin@\(domain)").first() != nil { return .alreadySeeded }
         if app.environment == .production, try await User.query(on: db).count() > 0 {
             throw ConfigError("seed-demo refuses to run: this production database already has accounts.")
         }
         let organisation = try SeedFile.decode(OrganisationSeed.self, named: "organisation.json")
         let hash = try Bcrypt.hash(password, cost: app.bcryptCost)
+        var adminID: UUID?
+        var institutionKeys: [String: UUID] = [:]
         try await db.transaction { db in
             let regions = Set(try await Region.query(on: db).all().map(\.code))
             for region in organisation.regions where !regions.contains(region.code) {
@@ -123,7 +125,13 @@ struct DemoSeeder {
                     if let scope, scope.hasPrefix("institution:") { scopeID = institutionIDs[String(scope.dropFirst(12))]?.uuidString }
                     try await RoleAssignment(userID: user.requireID(), role: role, scopeID: scopeID, grantedByID: nil).create(on: db)
                 }
+                if account.email == "admin" { adminID = user.id }
             }
+            institutionKeys = institutionIDs
+        }
+        if withCampaigns, let adminID {
+            let admin = Actor(userID: adminID, grants: [RoleGrant(role: .admin, scopeID: nil)], home: nil)
+            try await DemoCampaigns(app: app, db: db).seed(admin: admin, institutions: institutionKeys)
         }
         return .seeded
     }

@@ -9,7 +9,7 @@ extension CampaignService {
         guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
         let rows = try await sql.raw("""
             SELECT a.item_code AS item, a.area_code AS area, r."group" AS grp, r.institution_id AS inst, \
-            COUNT(*) AS n, SUM(a.importance) AS si, SUM(a.performance) AS sp \
+            COUNT(*) AS n, CAST(SUM(a.importance) AS BIGINT) AS si, CAST(SUM(a.performance) AS BIGINT) AS sp \
             FROM survey_answers a JOIN survey_responses r ON r.id = a.response_id \
             WHERE a.campaign_id = \(bind: campaign.requireID()) AND a.importance IS NOT NULL \
             AND a.performance IS NOT NULL AND a.area_code IS NOT NULL \
@@ -99,7 +99,7 @@ extension CampaignService {
                 errors.append(("rank-\(entry.area)", "validation.rank")); continue
             }
             let rationale = entry.rationale.trimmingCharacters(in: .whitespacesAndNewlines)
-            if rationale.isEmpty || rationale.count > 2000 { errors.append(("rationale-\(entry.area)", "validation.rationale")); continue }
+            if rationale.isEmpty || rationale.count > 2000 { errors.append(("rationale-\(entry.area)", "validation.rationale_error")); continue }
             entries.append(.init(area: entry.area, rank: rank, rationale: rationale))
         }
         if entries.isEmpty && errors.isEmpty { errors.append(("priorities", "validation.priorities_required")) }
