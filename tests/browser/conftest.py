@@ -104,9 +104,8 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=5)
 
 
-@pytest.fixture
-def browser(request):
-    """A fresh headless Chromium per test: no cookies or session carried over."""
+def new_browser() -> webdriver.Chrome:
+    """A fresh headless Chromium: no cookies or session from anywhere else."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
@@ -116,15 +115,47 @@ def browser(request):
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
-    yield driver
+    return driver
+
+
+def _print_page_if_failed(request, driver, label: str = "browser") -> None:
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         try:
             body = driver.execute_script("return document.body ? document.body.innerText : ''") or ""
-            print(f"\n---- browser at {driver.current_url} ----\n{body[:3000]}")
+            print(f"\n---- {label} at {driver.current_url} ----\n{body[:3000]}")
         except Exception as error:  # the page may be gone; the test's own error says more
-            print(f"\n(could not read the page: {error})")
+            print(f"\n({label}: could not read the page: {error})")
+
+
+@pytest.fixture
+def browser(request):
+    """A fresh headless Chromium per test: no cookies or session carried over."""
+    driver = new_browser()
+    yield driver
+    _print_page_if_failed(request, driver)
     driver.quit()
+
+
+@pytest.fixture
+def more_browsers(request):
+    """For tests where several people act at once: call it (optionally with a
+    label) for one more fresh headless Chromium; all are closed at the end, and
+    a failing test prints where each one was."""
+    drivers: list[tuple[str, webdriver.Chrome]] = []
+
+    def make(label: str | None = None) -> webdriver.Chrome:
+        driver = new_browser()
+        drivers.append((label or f"browser {len(drivers) + 2}", driver))
+        return driver
+
+    yield make
+    for label, driver in drivers:
+        _print_page_if_failed(request, driver, label)
+        try:
+            driver.quit()
+        except Exception:  # already closed by the test
+            pass
 
 
 @pytest.hookimpl(hookwrapper=True)

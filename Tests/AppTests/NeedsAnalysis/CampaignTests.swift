@@ -344,6 +344,49 @@ struct RespondingTests {
     }
 }
 
+@Suite("Knowledge capital")
+struct KnowledgeCapitalTests {
+    @Test("after an anonymous submission a respondent may share expertise by name; the coordinator nominates")
+    func shareExpertise() async throws {
+        try await withInterba { app in
+            let coordinator = WebClient(app)
+            try await coordinator.signIn(demo("coordinator.tirana"))
+            let campaign = try await CampaignFixture.create(coordinator, app, groups: ["academic_staff"], minimum: "1")
+            _ = try await coordinator.post("/campaigns/\(campaign.requireID())/open", [])
+            let fresh = try #require(try await Campaign.find(campaign.requireID(), on: app.db))
+            let token = try await CampaignFixture.invite(app, fresh, group: "academic_staff", email: "expert@example.org")
+            let thanks = try await CampaignFixture.respond(app, token: token, group: "academic_staff")
+            // The fixture declares expertise in A1 and a project, and says yes to contact.
+            #expect(thanks.body.string.contains("/respond/\(token)/expertise"))
+            #expect(thanks.body.string.contains("value=\"A1\" checked"))
+            let client = WebClient(app)
+            let noConsent = try await client.post("/respond/\(token)/expertise", [("name", "Elira Dervishi"), ("email", "elira@example.org"), ("areas[]", "A4")])
+            #expect(noConsent.status == .unprocessableEntity)
+            #expect(noConsent.body.string.contains(app.catalog.text("kc.error.consent", .en).html))
+            #expect(noConsent.body.string.contains("value=\"Elira Dervishi\""))
+            let shared = try await client.post("/respond/\(token)/expertise", [("name", "Elira Dervishi"), ("email", "elira@example.org"),
+                                                                               ("areas[]", "A4"), ("areas[]", "A9"), ("projects", "Erasmus+ CBHE 2019–2022"), ("consent", "yes")])
+            #expect(shared.body.string.contains("id=\"respond-shared\""))
+            let declaration = try #require(try await KnowledgeCapitalDeclaration.query(on: app.db).first())
+            #expect(declaration.areas == ["A4", "A9"])
+            #expect(declaration.status == .new)
+            #expect(try await client.post("/respond/\(token)/expertise", [("name", "Again"), ("email", "a@example.org"), ("areas[]", "A1"), ("consent", "yes")]).status == .gone)
+            #expect(try await KnowledgeCapitalDeclaration.query(on: app.db).count() == 1)
+            // Nothing links the declaration to the answers.
+            let response = try #require(try await SurveyResponse.query(on: app.db).first())
+            #expect(response.id != declaration.id)
+
+            let list = try await coordinator.get("/campaigns/\(campaign.requireID())/knowledge-capital")
+            #expect(list.body.string.contains("data-email=\"elira@example.org\""))
+            _ = try await coordinator.post("/campaigns/\(campaign.requireID())/knowledge-capital/\(declaration.requireID())", [("status", "nominated")])
+            #expect(try await KnowledgeCapitalDeclaration.find(declaration.requireID(), on: app.db)?.status == .nominated)
+            let other = WebClient(app)
+            try await other.signIn(demo("coordinator.uet"))
+            #expect(try await other.get("/campaigns/\(campaign.requireID())/knowledge-capital").status == .forbidden)
+        }
+    }
+}
+
 @Suite("Needs-analysis API and demo data")
 struct NeedsAnalysisAPITests {
     @Test("the demo campaigns are analysed; the API lists them and returns every component per area")

@@ -16,6 +16,8 @@ struct CampaignRoutes: RouteCollection {
         campaigns.on(.POST, ":id", "invitations", "csv", body: .collect(maxSize: "1mb"), use: inviteCSV)
         campaigns.post(":id", "open-links", use: openLink)
         campaigns.post(":id", "remind", use: remind)
+        campaigns.get(":id", "knowledge-capital", use: knowledgeCapital)
+        campaigns.post(":id", "knowledge-capital", ":declarationID", use: setDeclarationStatus)
     }
 
     struct Choice: Encodable {
@@ -335,5 +337,53 @@ struct CampaignRoutes: RouteCollection {
             req.flash("error", errors.fields.first?.1 ?? "error.bad_request")
         }
         return req.seeOther("/campaigns/\(campaign.id!.uuidString)#invitations")
+    }
+
+    // MARK: knowledge capital
+
+    struct KnowledgeCapitalView: Encodable {
+        struct Row: Encodable {
+            var id: String
+            var name: String
+            var email: String
+            var institution: String
+            var areas: [String]
+            var projects: String
+            var status: String
+            var isNew: Bool
+            var nominated: Bool
+            var created: String
+        }
+        var id: String
+        var title: String
+        var rows: [Row]
+    }
+
+    func knowledgeCapital(req: Request) async throws -> Response {
+        let actor = try await req.requireActor()
+        let campaign = try await find(req, actor: actor)
+        let institutions = Dictionary(uniqueKeysWithValues: try await Institution.query(on: req.db).all().map { ($0.id!, localized($0.names, req.locale)) })
+        let areaNames = Dictionary(uniqueKeysWithValues: try await Area.query(on: req.db).all().map { ($0.code, localized($0.names, req.locale)) })
+        let rows = try await KnowledgeCapitalDeclaration.query(on: req.db).filter(\.$campaign.$id == campaign.requireID())
+            .sort(\.$createdAt, .descending).all().map { declaration in
+                KnowledgeCapitalView.Row(
+                    id: declaration.id!.uuidString, name: declaration.name, email: declaration.email,
+                    institution: institutions[declaration.institutionID] ?? "", areas: declaration.areas.map { "\($0) \(areaNames[$0] ?? "")" },
+                    projects: declaration.projects, status: req.t("kc.status.\(declaration.status.rawValue)"), isNew: declaration.status == .new,
+                    nominated: declaration.status == .nominated, created: req.formatDate(declaration.createdAt))
+            }
+        return try await req.page("campaigns/knowledge-capital", titleKey: "kc.title", titleArguments: [campaign.title],
+                                  KnowledgeCapitalView(id: campaign.id!.uuidString, title: campaign.title, rows: rows))
+    }
+
+    func setDeclarationStatus(req: Request) async throws -> Response {
+        struct Input: Content { var status: String }
+        let actor = try await req.requireActor()
+        let campaign = try await find(req, actor: actor)
+        guard let id = req.parameters.get("declarationID", as: UUID.self),
+              let status = KnowledgeCapitalDeclaration.Status(rawValue: try req.content.decode(Input.self).status) else { throw Abort(.badRequest) }
+        try await req.campaigns.setDeclarationStatus(id, to: status, campaign: campaign, by: actor)
+        req.flash("success", "kc.saved")
+        return req.seeOther("/campaigns/\(campaign.id!.uuidString)/knowledge-capital")
     }
 }

@@ -48,6 +48,7 @@ struct CreateNeedsAnalysis: AsyncMigration {
             .field("parent_id", .uuid)
             .field("submitted_at", .datetime)
             .field("reminded_at", .datetime)
+            .field("declared_at", .datetime)
             .field("created_at", .datetime).field("updated_at", .datetime)
             .create()
         try await db.schema("response_drafts")
@@ -75,10 +76,21 @@ struct CreateNeedsAnalysis: AsyncMigration {
             .field("number_value", .double)
             .field("text_value", .string)
             .create()
+        try await db.schema("knowledge_capital_declarations")
+            .id()
+            .field("campaign_id", .uuid, .required, .references("campaigns", "id"))
+            .field("institution_id", .uuid, .required)
+            .field("name", .string, .required)
+            .field("email", .string, .required)
+            .field("areas", .array(of: .string), .required)
+            .field("projects", .string, .required)
+            .field("status", .string, .required)
+            .field("created_at", .datetime).field("updated_at", .datetime)
+            .create()
     }
 
     func revert(on db: any Database) async throws {
-        for table in ["survey_answers", "survey_responses", "response_drafts", "campaign_invitations", "campaigns", "instruments"] {
+        for table in ["knowledge_capital_declarations", "survey_answers", "survey_responses", "response_drafts", "campaign_invitations", "campaigns", "instruments"] {
             try await db.schema(table).delete()
         }
     }

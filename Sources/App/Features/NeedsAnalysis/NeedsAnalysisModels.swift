@@ -84,6 +84,8 @@ final class CampaignInvitation: Model, @unchecked Sendable {
     @OptionalField(key: "parent_id") var parentID: UUID?
     @OptionalField(key: "submitted_at") var submittedAt: Date?
     @OptionalField(key: "reminded_at") var remindedAt: Date?
+    /// Set when the respondent, after submitting, chose to share their expertise by name (once per link).
+    @OptionalField(key: "declared_at") var declaredAt: Date?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 
@@ -170,4 +172,27 @@ struct PriorityValidation: Codable, Sendable {
     var entries: [Entry]
     var validatedBy: UUID?
     var validatedAt: Date
+}
+
+/// Knowledge capital a respondent chose to share by name, after and apart from their anonymous answers:
+/// expertise they could share (an expert nomination) and earlier international projects.
+final class KnowledgeCapitalDeclaration: Model, @unchecked Sendable {
+    static let schema = "knowledge_capital_declarations"
+
+    enum Status: String, Codable, CaseIterable {
+        case new, reviewed, nominated
+    }
+
+    @ID(key: .id) var id: UUID?
+    @Parent(key: "campaign_id") var campaign: Campaign
+    @Field(key: "institution_id") var institutionID: UUID
+    @Field(key: "name") var name: String
+    @Field(key: "email") var email: String
+    @Field(key: "areas") var areas: [String]
+    @Field(key: "projects") var projects: String
+    @Enum(key: "status") var status: Status
+    @Timestamp(key: "created_at", on: .create) var createdAt: Date?
+    @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
+
+    init() {}
 }

@@ -11,6 +11,7 @@ struct RespondRoutes: RouteCollection {
         respond.post("page", ":page", use: savePage)
         respond.get("review", use: review)
         respond.post("submit", use: submit)
+        respond.post("expertise", use: declare)
     }
 
     struct MessageView: Encodable {
@@ -275,8 +276,10 @@ struct RespondRoutes: RouteCollection {
         case .failure(let wrapper): return wrapper.response
         case .success(let (token, invitation, campaign, instrument)):
             do {
+                let answers = try await req.campaigns.draft(for: token, campaign: campaign)?.answers ?? [:]
                 try await req.campaigns.submit(token: token, invitation: invitation, campaign: campaign, instrument: instrument)
-                return try await message(req, "thanks", status: .ok)
+                let declared = CampaignService.declared(in: answers, definition: instrument.definition)
+                return try await thanks(req, token: token, declared: declared, form: FormState())
             } catch is FieldErrors {
                 let answers = try await req.campaigns.draft(for: token, campaign: campaign)?.answers ?? [:]
                 return try await req.page("respond/review", titleKey: "respond.review.title",
@@ -287,6 +290,51 @@ struct RespondRoutes: RouteCollection {
             } catch let abort as Abort where abort.status == .gone {
                 return try await message(req, "full", status: .gone)
             }
+        }
+    }
+
+    // MARK: knowledge capital
+
+    struct ThanksView: Encodable {
+        struct Choice: Encodable {
+            var value: String
+            var label: String
+            var selected: Bool
+        }
+        var token: String
+        var offer: Bool
+        var areas: [Choice]
+        var form: FormState
+    }
+
+    /// The thank-you page; when the respondent declared expertise or projects, it offers to share them by name.
+    func thanks(_ req: Request, token: String, declared: CampaignService.Declared, form: FormState, status: HTTPStatus = .ok) async throws -> Response {
+        var form = form
+        if form.values["projects"] == nil { form.values["projects"] = declared.projects }
+        let chosen = Set(form.values["areas"].map { $0.split(separator: ",").map(String.init) } ?? declared.areas)
+        let areas = try await Area.query(on: req.db).sort(\.$position).all().map {
+            ThanksView.Choice(value: $0.code, label: "\($0.code) · \(localized($0.names, req.locale))", selected: chosen.contains($0.code))
+        }
+        return try await req.page("respond/thanks", titleKey: "respond.thanks.title",
+                                  ThanksView(token: token, offer: !declared.isEmpty || form.hasErrors, areas: areas, form: form), status: status)
+    }
+
+    func declare(req: Request) async throws -> Response {
+        let token = try req.parameters.require("token")
+        let pairs = Responding.formPairs(req.body.string ?? "")
+        func value(_ name: String) -> String { pairs.first { $0.0 == name }?.1 ?? "" }
+        let areas = pairs.filter { $0.0 == "areas[]" }.map(\.1)
+        guard try await req.campaigns.declarationLink(token) != nil else { return try await message(req, "invalid", status: .gone) }
+        do {
+            try await req.campaigns.declare(token: token, name: value("name"), email: value("email"), areas: areas,
+                                            projects: value("projects"), consent: value("consent") == "yes")
+            return try await message(req, "shared", status: .ok)
+        } catch let errors as FieldErrors {
+            var form = FormState(values: ["name": value("name"), "email": value("email"), "projects": value("projects"),
+                                          "areas": areas.joined(separator: ",")])
+            for (field, key) in errors.fields { form.add(field, req.t(key)) }
+            return try await thanks(req, token: token, declared: .init(areas: areas, projects: value("projects"), consented: false),
+                                    form: form, status: .unprocessableEntity)
         }
     }
 }
