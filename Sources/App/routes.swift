@@ -19,4 +19,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: CampaignRoutes())
     try web.register(collection: RespondRoutes())
     try web.register(collection: ResultsRoutes())
+    try web.register(collection: InstrumentRoutes())
 }

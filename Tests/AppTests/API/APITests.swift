@@ -188,10 +188,13 @@ struct OperationsTests {
     func allPagesAllLanguages() async throws {
         try await withInterba { app in
             let tirana = try await app.institution("tirana").requireID().uuidString
+            let instrument = try #require(try await Instrument.query(on: app.db).first()).requireID().uuidString
             let pages: [(String?, [String])] = [
                 (nil, ["/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions/\(tirana)", "/areas"]),
                 (demo("staff.tirana"), ["/", "/profile"]),
-                (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure"]),
+                (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure",
+                                               "/campaigns", "/campaigns/new", "/instruments", "/instruments/\(instrument)",
+                                               "/instruments/\(instrument)/preview?group=students&page=3"]),
                 (demo("admin"), ["/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/reference",
                                  "/admin/reference/areas/A1", "/institutions/new", "/admin/activity-types/coil", "/admin/languages/mk", "/admin/countries/AL", "/admin/regions/WB"]),
             ]

@@ -114,8 +114,11 @@ struct RespondRoutes: RouteCollection {
         var performanceQuestion: String
         var items: [Item]
         var previous: Int?
+        var next: Int?
         var isLast: Bool
         var form: FormState
+        /// Preview by a coordinator: nothing is saved; the buttons become links between pages.
+        var previewBase: String?
     }
 
     func pageNumber(_ req: Request, total: Int) throws -> Int {
@@ -159,7 +162,7 @@ struct RespondRoutes: RouteCollection {
             token: token, number: number, total: sections.count, percent: Int((Double(number - 1) / Double(max(sections.count, 1)) * 100).rounded()),
             sectionTitle: localized(section.title, req.locale), areaCode: section.area,
             importanceQuestion: localized(definition.scale.importance, req.locale), performanceQuestion: localized(definition.scale.performance, req.locale),
-            items: items, previous: number > 1 ? number - 1 : nil, isLast: number == sections.count, form: summary)
+            items: items, previous: number > 1 ? number - 1 : nil, next: number < sections.count ? number + 1 : nil, isLast: number == sections.count, form: summary, previewBase: nil)
     }
 
     func page(req: Request) async throws -> Response {
