@@ -36,6 +36,13 @@ struct PageMeta: Encodable {
     var path: String
 }
 
+/// One entry of a select, radio group or checkbox list.
+struct Choice: Encodable {
+    var value: String
+    var label: String
+    var selected: Bool
+}
+
 /// The value every template receives: `page` for the layout and `content` for the page itself.
 struct Page<Content: Encodable>: Encodable {
     var page: PageMeta

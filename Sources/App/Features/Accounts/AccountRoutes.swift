@@ -22,14 +22,8 @@ struct AccountRoutes: RouteCollection {
 
     struct SignUpView: Encodable {
         var form: FormState
-        var institutions: [Option]
+        var institutions: [Choice]
         var done: Bool
-    }
-
-    struct Option: Encodable {
-        var value: String
-        var label: String
-        var selected: Bool
     }
 
     struct SignUpInput: Content {
@@ -39,9 +33,9 @@ struct AccountRoutes: RouteCollection {
         var institution_id: String?
     }
 
-    func institutionOptions(_ req: Request, selected: String?) async throws -> [Option] {
+    func institutionOptions(_ req: Request, selected: String?) async throws -> [Choice] {
         try await Institution.query(on: req.db).all()
-            .map { Option(value: $0.id!.uuidString, label: localized($0.names, req.locale), selected: $0.id?.uuidString == selected) }
+            .map { Choice(value: $0.id!.uuidString, label: localized($0.names, req.locale), selected: $0.id?.uuidString == selected) }
             .sorted { $0.label.localizedCompare($1.label) == .orderedAscending }
     }
 

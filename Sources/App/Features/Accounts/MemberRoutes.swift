@@ -51,11 +51,6 @@ struct MemberRoutes: RouteCollection {
     // MARK: members and roles
 
     struct MembersView: Encodable {
-        struct Choice: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
-        }
         struct Assignment: Encodable {
             var id: String
             var label: String

@@ -13,11 +13,6 @@ struct ProfileRoutes: RouteCollection {
     }
 
     struct ProfileView: Encodable {
-        struct Choice: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
-        }
         struct TokenRow: Encodable {
             var id: String
             var name: String

@@ -139,11 +139,6 @@ struct AdminRoutes: RouteCollection {
             var name: String
             var region: String
         }
-        struct Choice: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
-        }
         var rows: [Row]
         var regions: [Choice]
         var form: FormState

@@ -15,15 +15,7 @@ extension CampaignService {
         guard AccountRules.isValidEmail(address) else { throw FieldErrors([("email", "validation.email_invalid")]) }
         guard campaign.groups.contains(group) else { throw FieldErrors([("group", "validation.groups_required")]) }
         guard campaign.targetInstitutions.contains(institutionID) else { throw FieldErrors([("institution_id", "validation.institution_required")]) }
-        let token = SecureToken.make()
-        let invitation = CampaignInvitation()
-        invitation.$campaign.id = try campaign.requireID()
-        invitation.tokenHash = SecureToken.hash(token)
-        invitation.group = group
-        invitation.institutionID = institutionID
-        invitation.email = address
-        invitation.uses = 0
-        try await invitation.create(on: db)
+        let token = try await makeLink(campaignID: campaign.requireID(), group: group, institutionID: institutionID, email: address)
         try await mailInvitation(to: address, token: token, campaign: campaign, locale: locale, reminder: false)
         return token
     }
@@ -79,16 +71,7 @@ extension CampaignService {
         guard campaign.groups.contains(group) else { throw FieldErrors([("group", "validation.groups_required")]) }
         guard campaign.targetInstitutions.contains(institutionID) else { throw FieldErrors([("institution_id", "validation.institution_required")]) }
         guard (1...100_000).contains(cap) else { throw FieldErrors([("cap", "validation.cap")]) }
-        let token = SecureToken.make()
-        let link = CampaignInvitation()
-        link.$campaign.id = try campaign.requireID()
-        link.tokenHash = SecureToken.hash(token)
-        link.group = group
-        link.institutionID = institutionID
-        link.cap = cap
-        link.uses = 0
-        try await link.create(on: db)
-        return token
+        return try await makeLink(campaignID: campaign.requireID(), group: group, institutionID: institutionID, cap: cap)
     }
 
     /// Mails a reminder to everyone invited by email who has not submitted. Returns how many.
@@ -106,6 +89,23 @@ extension CampaignService {
             try await mailInvitation(to: invitation.email!, token: token, campaign: campaign, locale: locale, reminder: true)
         }
         return pending.count
+    }
+
+    /// Stores a new link (only the hash of its secret) and returns the secret.
+    private func makeLink(campaignID: UUID, group: String, institutionID: UUID, email: String? = nil, cap: Int? = nil,
+                          parentID: UUID? = nil) async throws -> String {
+        let token = SecureToken.make()
+        let link = CampaignInvitation()
+        link.$campaign.id = campaignID
+        link.tokenHash = SecureToken.hash(token)
+        link.group = group
+        link.institutionID = institutionID
+        link.email = email
+        link.cap = cap
+        link.uses = 0
+        link.parentID = parentID
+        try await link.create(on: db)
+        return token
     }
 
     // MARK: responding
@@ -138,16 +138,7 @@ extension CampaignService {
 
     /// A respondent arriving through an open link gets a personal link of their own (to save and resume).
     func personalLink(from open: CampaignInvitation) async throws -> String {
-        let token = SecureToken.make()
-        let personal = CampaignInvitation()
-        personal.$campaign.id = open.$campaign.id
-        personal.tokenHash = SecureToken.hash(token)
-        personal.group = open.group
-        personal.institutionID = open.institutionID
-        personal.uses = 0
-        personal.parentID = open.id
-        try await personal.create(on: db)
-        return token
+        try await makeLink(campaignID: open.$campaign.id, group: open.group, institutionID: open.institutionID, parentID: open.id)
     }
 
     func draft(for token: String, campaign: Campaign) async throws -> ResponseDraft? {

@@ -20,12 +20,6 @@ struct CampaignRoutes: RouteCollection {
         campaigns.post(":id", "knowledge-capital", ":declarationID", use: setDeclarationStatus)
     }
 
-    struct Choice: Encodable {
-        var value: String
-        var label: String
-        var selected: Bool
-    }
-
     func find(_ req: Request, actor: Actor) async throws -> Campaign {
         guard let id = req.parameters.get("id", as: UUID.self), let campaign = try await Campaign.find(id, on: req.db) else {
             throw Abort(.notFound)

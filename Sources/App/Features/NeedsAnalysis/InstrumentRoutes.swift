@@ -16,12 +16,6 @@ struct InstrumentRoutes: RouteCollection {
         instruments.post(":id", "items", ":code", "delete", use: remove)
     }
 
-    struct Choice: Encodable {
-        var value: String
-        var label: String
-        var selected: Bool
-    }
-
     func find(_ req: Request) async throws -> (Instrument, Actor) {
         let actor = try await req.requireActor()
         guard let id = req.parameters.get("id", as: UUID.self), let instrument = try await Instrument.find(id, on: req.db) else { throw Abort(.notFound) }

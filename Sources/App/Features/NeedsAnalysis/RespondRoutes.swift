@@ -299,11 +299,6 @@ struct RespondRoutes: RouteCollection {
     // MARK: knowledge capital
 
     struct ThanksView: Encodable {
-        struct Choice: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
-        }
         var token: String
         var offer: Bool
         var areas: [Choice]
@@ -316,7 +311,7 @@ struct RespondRoutes: RouteCollection {
         if form.values["projects"] == nil { form.values["projects"] = declared.projects }
         let chosen = Set(form.values["areas"].map { $0.split(separator: ",").map(String.init) } ?? declared.areas)
         let areas = try await Area.query(on: req.db).sort(\.$position).all().map {
-            ThanksView.Choice(value: $0.code, label: "\($0.code) · \(localized($0.names, req.locale))", selected: chosen.contains($0.code))
+            Choice(value: $0.code, label: "\($0.code) · \(localized($0.names, req.locale))", selected: chosen.contains($0.code))
         }
         return try await req.page("respond/thanks", titleKey: "respond.thanks.title",
                                   ThanksView(token: token, offer: !declared.isEmpty || form.hasErrors, areas: areas, form: form), status: status)

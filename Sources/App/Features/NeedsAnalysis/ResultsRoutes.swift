@@ -33,13 +33,8 @@ struct ResultsRoutes: RouteCollection {
         struct Row: Encodable {
             var code: String
             var name: String
-            var options: [Option]
+            var options: [Choice]
             var strategic: Bool
-        }
-        struct Option: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
         }
         var id: String
         var title: String

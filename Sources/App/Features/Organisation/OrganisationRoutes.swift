@@ -18,12 +18,6 @@ struct OrganisationRoutes: RouteCollection {
         signedIn.post(":id", "structure", use: saveStructure)
     }
 
-    struct Choice: Encodable {
-        var value: String
-        var label: String
-        var selected: Bool
-    }
-
     // MARK: directory
 
     struct IndexView: Encodable {

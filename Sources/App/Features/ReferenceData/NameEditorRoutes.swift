@@ -53,11 +53,6 @@ struct NameEditorRoutes: RouteCollection {
             var label: String
             var value: String
         }
-        struct Choice: Encodable {
-            var value: String
-            var label: String
-            var selected: Bool
-        }
         var action: String
         var back: String
         var code: String
@@ -108,7 +103,7 @@ struct NameEditorRoutes: RouteCollection {
         }
     }
 
-    func parents(_ req: Request, _ kind: Kind, selected: String?) async throws -> (String?, [EditView.Choice]) {
+    func parents(_ req: Request, _ kind: Kind, selected: String?) async throws -> (String?, [Choice]) {
         switch kind {
         case .activityType:
             let areas = try await Area.query(on: req.db).sort(\.$position).all()
