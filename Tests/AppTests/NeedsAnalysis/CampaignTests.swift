@@ -419,6 +419,16 @@ struct NeedsAnalysisAPITests {
             let foreign = try await app.testing().sendRequest(.GET, "/api/v1/campaigns/\(regional.requireID())/results", headers: headers)
             #expect(foreign.status == .forbidden)
 
+            // The Tirana coordinator's own results sit next to the national and regional means of the regional campaign.
+            let tiranaCampaign = try #require(campaigns.first { $0.title.contains("University of Tirana") })
+            let tiranaPage = try await { () async throws -> TestingHTTPResponse in
+                let client = WebClient(app)
+                try await client.signIn(demo("coordinator.tirana"))
+                return try await client.get("/campaigns/\(tiranaCampaign.requireID())/results")
+            }()
+            #expect(tiranaPage.body.string.contains("id=\"comparison\""))
+            #expect(tiranaPage.body.string.contains(regional.title))
+
             let regionalCoordinator = WebClient(app)
             try await regionalCoordinator.signIn(demo("regional"))
             let page = try await regionalCoordinator.get("/campaigns/\(regional.requireID())/results")

@@ -146,6 +146,36 @@ struct ResultsRoutes: RouteCollection {
         var pairs: [Pair]
         var validation: [ValidationLine]
         var analysedAt: String
+        var comparison: Comparison?
+    }
+
+    /// An institution's own results next to its country's and the region's, from a wider campaign it took part in.
+    struct Comparison: Encodable {
+        struct Row: Encodable {
+            var code: String
+            var own: String
+            var inWider: String
+            var national: String
+            var regional: String
+        }
+        var campaign: String
+        var rows: [Row]
+    }
+
+    /// The latest analysed country or region campaign that included this institution.
+    func comparison(_ req: Request, for campaign: Campaign) async throws -> Comparison? {
+        guard campaign.scope == .institution, let institutionID = UUID(uuidString: campaign.scopeID),
+              let institution = try await Institution.find(institutionID, on: req.db), let own = campaign.results?.analysis else { return nil }
+        let wider = try await Campaign.query(on: req.db).filter(\.$scope != .institution).sort(\.$analysedAt, .descending).all()
+            .first { $0.results?.rollUp != nil && $0.targetInstitutions.contains(institutionID) }
+        guard let wider, let results = wider.results, let rollUp = results.rollUp else { return nil }
+        let mine = results.institutionGaps.first { $0.id == institutionID.uuidString }
+        let national = rollUp.country(institution.countryCode)
+        let codes = own.areas.map(\.area).sorted(by: PriorityAnalysis.naturalLess)
+        return Comparison(campaign: wider.title, rows: codes.map { code in
+            .init(code: code, own: format(req, own.area(code)?.gap), inWider: format(req, mine?.gaps[code]),
+                  national: format(req, national?.areas.first { $0.area == code }?.mean), regional: format(req, rollUp.region(code)?.mean))
+        })
     }
 
     struct ValidationLine: Encodable {
@@ -216,7 +246,8 @@ struct ResultsRoutes: RouteCollection {
             barsSVG: ResultCharts.bars(req, report: report, names: names),
             heatMapSVG: heatMap, areaCodes: areaCodes, countries: countries, institutions: institutionRows, pairs: pairs,
             validation: (campaign.validation?.entries ?? []).map { .init(rank: $0.rank, area: "\($0.area) \(names[$0.area] ?? "")", rationale: $0.rationale) },
-            analysedAt: req.formatDate(campaign.analysedAt, time: true))
+            analysedAt: req.formatDate(campaign.analysedAt, time: true),
+            comparison: try await comparison(req, for: campaign))
         return try await req.page("campaigns/results", titleKey: "results.title", titleArguments: [campaign.title], view)
     }
 
