@@ -34,6 +34,9 @@ struct HomeRoutes: RouteCollection {
         }
         if let actor, let user {
             if actor.isCoordinator {
+                let campaigns = try await req.campaigns.campaigns(for: actor)
+                add("action-campaigns", "/campaigns", "campaigns", req.formatNumber(Double(campaigns.count)),
+                    req.formatNumber(Double(campaigns.filter { $0.state == .open }.count)))
                 let pending = try await req.accounts.pendingSignUps(for: actor).count
                 add("action-approvals", "/approvals", "approvals", req.formatNumber(Double(pending)))
                 add("action-members", "/members", "members")
