@@ -190,12 +190,16 @@ enum LocaleFormat {
     }
 
     static func number(_ value: Double, _ locale: UILocale, fractionDigits: Int = 0) -> String {
+        numberFormatter(locale, fractionDigits: fractionDigits).string(from: NSNumber(value: value)) ?? String(value)
+    }
+
+    static func numberFormatter(_ locale: UILocale, fractionDigits: Int) -> NumberFormatter {
         let formatter = NumberFormatter()
         formatter.locale = locale.formattingLocale
         formatter.numberStyle = .decimal
         formatter.minimumFractionDigits = fractionDigits
         formatter.maximumFractionDigits = fractionDigits
-        return formatter.string(from: NSNumber(value: value)) ?? String(value)
+        return formatter
     }
 }
 
@@ -205,7 +209,21 @@ extension Request {
         return LocaleFormat.date(date, locale, time: time)
     }
 
+    /// Formats with a formatter made once per request and precision: pages like the results page print hundreds of numbers.
     func formatNumber(_ value: Double, fractionDigits: Int = 0) -> String {
-        LocaleFormat.number(value, locale, fractionDigits: fractionDigits)
+        var cache = storage[NumberFormatterCacheKey.self] ?? [:]
+        let formatter: NumberFormatter
+        if let cached = cache[fractionDigits] {
+            formatter = cached
+        } else {
+            formatter = LocaleFormat.numberFormatter(locale, fractionDigits: fractionDigits)
+            cache[fractionDigits] = formatter
+            storage[NumberFormatterCacheKey.self] = cache
+        }
+        return formatter.string(from: NSNumber(value: value)) ?? String(value)
     }
+}
+
+struct NumberFormatterCacheKey: StorageKey {
+    typealias Value = [Int: NumberFormatter]
 }

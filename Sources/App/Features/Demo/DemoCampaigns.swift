@@ -57,6 +57,8 @@ struct DemoCampaigns {
                             let value = SurveyAnswer()
                             value.$response.id = response.id!
                             value.campaignID = try campaign.requireID()
+                            value.group = group
+                            value.institutionID = institution
                             value.itemCode = item.code
                             value.areaCode = area
                             value.importance = random.score(around: importance)

@@ -8,12 +8,12 @@ extension CampaignService {
     func aggregate(_ campaign: Campaign) async throws -> [UUID: [ItemGroupStats]] {
         guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
         let rows = try await sql.raw("""
-            SELECT a.item_code AS item, a.area_code AS area, r."group" AS grp, r.institution_id AS inst, \
-            COUNT(*) AS n, CAST(SUM(a.importance) AS BIGINT) AS si, CAST(SUM(a.performance) AS BIGINT) AS sp \
-            FROM survey_answers a JOIN survey_responses r ON r.id = a.response_id \
-            WHERE a.campaign_id = \(bind: campaign.requireID()) AND a.importance IS NOT NULL \
-            AND a.performance IS NOT NULL AND a.area_code IS NOT NULL \
-            GROUP BY a.item_code, a.area_code, r."group", r.institution_id
+            SELECT item_code AS item, area_code AS area, grp, institution_id AS inst, \
+            COUNT(*) AS n, CAST(SUM(importance) AS BIGINT) AS si, CAST(SUM(performance) AS BIGINT) AS sp \
+            FROM survey_answers \
+            WHERE campaign_id = \(bind: campaign.requireID()) AND importance IS NOT NULL \
+            AND performance IS NOT NULL AND area_code IS NOT NULL \
+            GROUP BY item_code, area_code, grp, institution_id
             """).all()
         var byInstitution: [UUID: [ItemGroupStats]] = [:]
         for row in rows {
@@ -25,6 +25,17 @@ extension CampaignService {
             byInstitution[try row.decode(column: "inst", as: UUID.self), default: []].append(stats)
         }
         return byInstitution
+    }
+
+    /// Submitted responses per stakeholder group, counted in SQL.
+    func responseCounts(_ campaign: Campaign) async throws -> [String: Int] {
+        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
+        let rows = try await sql.raw("""
+            SELECT "group" AS grp, COUNT(*) AS n FROM survey_responses WHERE campaign_id = \(bind: campaign.requireID()) GROUP BY "group"
+            """).all()
+        var counts: [String: Int] = [:]
+        for row in rows { counts[try row.decode(column: "grp", as: String.self)] = try row.decode(column: "n", as: Int.self) }
+        return counts
     }
 
     /// Pools the institutions' sums per item and group.
@@ -49,7 +60,7 @@ extension CampaignService {
         try await requireRun(campaign, by: actor)
         try requireTransition(.analyse, campaign)
         let byInstitution = try await aggregate(campaign)
-        let responses = try await SurveyResponse.query(on: db).filter(\.$campaign.$id == campaign.requireID()).all()
+        let responsesByGroup = try await responseCounts(campaign)
         let areas = try await Area.query(on: db).sort(\.$position).all().map(\.code)
         let settings = AnalysisSettings(minimumGroupSize: campaign.minimumGroupSize, feasibility: feasibility, strategic: strategic)
         let report = PriorityAnalysis.analyse(Self.pooled(byInstitution), settings: settings, expectedAreas: areas)
@@ -70,8 +81,8 @@ extension CampaignService {
         campaign.feasibility = feasibility
         campaign.strategicAreas = strategic.sorted()
         campaign.results = CampaignResults(
-            responses: responses.count,
-            responsesByGroup: Dictionary(grouping: responses, by: \.group).mapValues(\.count),
+            responses: responsesByGroup.values.reduce(0, +),
+            responsesByGroup: responsesByGroup,
             analysis: report, institutionGaps: gaps, rollUp: rollUp)
         campaign.analysedAt = now()
         campaign.state = .analysed

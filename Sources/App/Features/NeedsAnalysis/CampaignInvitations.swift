@@ -195,6 +195,8 @@ extension CampaignService {
                 let answer = SurveyAnswer()
                 answer.$response.id = responseID
                 answer.campaignID = campaignID
+                answer.group = invitation.group
+                answer.institutionID = invitation.institutionID
                 answer.itemCode = item.code
                 answer.areaCode = areaOf[item.code] ?? nil
                 answer.importance = value.importance

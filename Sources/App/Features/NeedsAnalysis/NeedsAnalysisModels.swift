@@ -130,6 +130,9 @@ final class SurveyAnswer: Model, @unchecked Sendable {
     @ID(key: .id) var id: UUID?
     @Parent(key: "response_id") var response: SurveyResponse
     @Field(key: "campaign_id") var campaignID: UUID
+    /// Copied from the response (fixed once submitted), so the analysis aggregates one covering index, no join.
+    @Field(key: "grp") var group: String
+    @Field(key: "institution_id") var institutionID: UUID
     @Field(key: "item_code") var itemCode: String
     @OptionalField(key: "area_code") var areaCode: String?
     @OptionalField(key: "importance") var importance: Int?
