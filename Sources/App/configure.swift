@@ -46,6 +46,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(SeedDemoCommand(), as: "seed-demo")
     app.asyncCommands.use(CreateAdminCommand(), as: "create-admin")
     app.asyncCommands.use(CreateTokenCommand(), as: "create-token")
+    app.asyncCommands.use(BenchNeedsAnalysisCommand(), as: "bench-needs-analysis")
     app.lifecycle.use(StartupBanner())
 }
 

@@ -29,14 +29,6 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
 
     static let westernBalkans = ["tirana", "prishtina", "tuzla", "mostar", "montenegro", "skopje", "novisad", "uet"]
     static let groups: [(String, Double)] = [("management", 0.04), ("academic_staff", 0.30), ("administrative_staff", 0.16), ("students", 0.50)]
-    static let analysisSQL = """
-        SELECT a.item_code AS item, a.area_code AS area, r."group" AS grp, r.institution_id AS inst, \
-        COUNT(*) AS n, CAST(SUM(a.importance) AS BIGINT) AS si, CAST(SUM(a.performance) AS BIGINT) AS sp \
-        FROM survey_answers a JOIN survey_responses r ON r.id = a.response_id \
-        WHERE a.campaign_id = $CAMPAIGN AND a.importance IS NOT NULL \
-        AND a.performance IS NOT NULL AND a.area_code IS NOT NULL \
-        GROUP BY a.item_code, a.area_code, r."group", r.institution_id
-        """
 
     func run(using context: CommandContext, signature: Signature) async throws {
         let app = context.application
@@ -65,7 +57,12 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         let db = app.db
         guard let sql = db as? any SQLDatabase else { throw ConfigError("bench-needs-analysis needs an SQL database.") }
         let isPostgres = sql.dialect.name == "postgresql"
-        if isPostgres { databaseLabel = "PostgreSQL \(try await Self.postgresVersion(sql))" }
+        if isPostgres {
+            databaseLabel = "PostgreSQL \(try await Self.postgresVersion(sql))"
+        } else {
+            let version = try await sql.raw("SELECT sqlite_version() AS version").first()?.decode(column: "version", as: String.self)
+            databaseLabel = databaseLabel.replacingOccurrences(of: "SQLite", with: "SQLite \(version ?? "?")")
+        }
         console.print("Interba needs-analysis benchmark — \(databaseLabel)")
 
         // Setup: migrate, demo organisations and people (no demo campaigns), a 60-item instrument, the campaign.
@@ -102,7 +99,7 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
 
         // Setup: bulk insert (chunks of 2,000 rows in one statement, one transaction per 1,000 responses).
         clock = ContinuousClock.now
-        let answerCount = try await Self.insertAnswers(campaignID: campaignID, institutions: institutions.compactMap(\.id),
+        let (answerCount, copiesCohort) = try await Self.insertAnswers(campaignID: campaignID, institutions: institutions.compactMap(\.id),
                                                        responses: responseCount, items: ipItems, year: year, on: db)
         let insertTime = ContinuousClock.now - clock
         clock = ContinuousClock.now
@@ -116,7 +113,8 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
 
         let institutionCount = institutions.count
         console.print("data: \(Self.grouped(responseCount)) responses × \(ipItems.count) items = \(Self.grouped(answerCount)) answers, "
-                      + "\(institutionCount) institutions (\(institutions.map(\.shortName).joined(separator: ", "))), \(Self.groups.count) groups")
+                      + "\(institutionCount) institutions (\(institutions.map(\.shortName).joined(separator: ", "))), \(Self.groups.count) groups"
+                      + (copiesCohort ? "; answers carry their response's group and institution" : ""))
         console.print("setup (not measured): migrate \(Self.ms(migrateTime)), demo data \(Self.ms(seedTime)), "
                       + "insert \(Self.ms(insertTime)) (\(Self.grouped(Int(Double(answerCount) / max(0.001, Self.seconds(insertTime))))) answers/s)"
                       + (isPostgres ? ", ANALYZE \(Self.ms(statisticsTime))" : ""))
@@ -126,6 +124,13 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         var rows: [Row] = []
         let feasibility: [String: Double] = ["A4": 0.75, "A7": 0.75, "A12": 0.25]
         let strategic: Set<String> = ["A3", "A4"]
+
+        // The SQL that aggregate runs, captured from the driver's query log (for its plan, printed at the end).
+        let capture = QueryCapture()
+        if let logged = app.databases.database(logger: Logger(label: "bench.sql") { _ in capture }, on: app.eventLoopGroup.any()) {
+            _ = try await CampaignService(db: logged, mailer: OutboxMailer(), catalog: app.catalog, baseURL: app.config.baseURL,
+                                          audit: .system).aggregate(campaign)
+        }
 
         // (1) The aggregation query alone (SQL GROUP BY + decoding its rows).
         var cells = 0
@@ -196,6 +201,11 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
                 guard response.status == .ok else { throw ConfigError("GET \(path) answered \(response.status.code).") }
                 pageBytes = response.body.utf8.count
             }, target: 100))
+            // For comparison: a light page with the same layout, session and sign-in work, no results.
+            rows.append(Row(name: "   baseline: GET /areas over HTTP (same layout)", times: try await Self.measure(pageRuns) {
+                let response = try await web.get("/areas")
+                guard response.status == .ok else { throw ConfigError("GET /areas answered \(response.status.code).") }
+            }))
         } catch {
             try? await client.shutdown().get()
             await app.server.shutdown()
@@ -209,12 +219,13 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         console.print("")
         for line in Self.table(rows) { console.print(line) }
         console.print("")
-        if isPostgres {
-            console.print("aggregation query plan (EXPLAIN ANALYZE):")
+        if let query = capture.last {
+            console.print("plan of the aggregation query (\(isPostgres ? "EXPLAIN ANALYZE" : "EXPLAIN QUERY PLAN")):")
+            console.print("  " + query.sql.replacingOccurrences(of: "\n", with: " "))
+            for line in try await Self.explain(query, campaignID: campaignID, on: sql, postgres: isPostgres) { console.print("    " + line) }
         } else {
-            console.print("aggregation query plan (EXPLAIN QUERY PLAN):")
+            console.print("plan of the aggregation query: not shown (its SQL was not captured from the driver's log)")
         }
-        for line in try await Self.explain(campaignID, on: sql, postgres: isPostgres) { console.print("  " + line) }
 
         if !signature.keep && temporaryDirectory == nil {
             clock = ContinuousClock.now
@@ -275,10 +286,16 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
 
     /// Inserts the responses and answers with plausible random scores: each institution has its own pattern of strong
     /// and weak areas, groups disagree a little, items within an area differ a little, about 2% "don't know"
-    /// performances. Returns the number of answers.
+    /// performances. Returns the number of answers, and whether the answers table carries each response's group and institution.
     static func insertAnswers(campaignID: UUID, institutions: [UUID], responses count: Int,
-                              items: [(item: String, area: String)], year: Int, on db: any Database) async throws -> Int {
+                              items: [(item: String, area: String)], year: Int, on db: any Database) async throws -> (answers: Int, copiesCohort: Bool) {
         var random = DemoCampaigns.Random(state: 20_261_129)
+        guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
+        // Newer schemas copy the response's group and institution onto each answer (for the analysis index).
+        let answerTable = try await columns(of: "survey_answers", on: sql)
+        let copiesCohort = answerTable.contains("grp") && answerTable.contains("institution_id")
+        var answerColumns = ["id", "response_id", "campaign_id", "item_code", "area_code", "importance", "performance"]
+        if copiesCohort { answerColumns += ["grp", "institution_id"] }
         // Larger and smaller universities: fixed weights per position.
         let weights = [1.6, 1.0, 1.2, 0.8, 0.7, 1.1, 1.3, 0.9].prefix(institutions.count)
         let totalWeight = weights.reduce(0, +)
@@ -300,6 +317,7 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
                 let response = SQLBind(responseID)
                 responseRows.append([response, campaign, SQLBind(institutions[profile]), SQLBind(group),
                                      SQLBind("\(year)-04-\(String(format: "%02d", 1 + Int(random.next() * 14)))")])
+                let cohortGroup = SQLBind(group), cohortInstitution = SQLBind(institutions[profile])
                 let groupImportance = group == "students" ? -0.2 : 0.1
                 let groupPerformance = group == "management" ? 0.4 : 0
                 for (index, item) in items.enumerated() {
@@ -309,12 +327,14 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
                     let i = random.score(around: importance)
                     let dontKnow = random.next() < 0.02
                     let perf = random.score(around: performance)
-                    answerRows.append([SQLBind(UUID()), response, campaign, SQLBind(item.item), SQLBind(item.area), SQLBind(i),
-                                       dontKnow ? SQLLiteral.null as any SQLExpression : SQLBind(perf)])
+                    var row: [any SQLExpression] = [SQLBind(UUID()), response, campaign, SQLBind(item.item), SQLBind(item.area), SQLBind(i),
+                                                    dontKnow ? SQLLiteral.null as any SQLExpression : SQLBind(perf)]
+                    if copiesCohort { row += [cohortGroup, cohortInstitution] }
+                    answerRows.append(row)
                 }
             }
             answers += answerRows.count
-            let batches = (responseRows, answerRows)
+            let batches = (responseRows, answerRows), answerColumns = answerColumns
             try await db.transaction { db in
                 guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
                 for chunk in stride(from: 0, to: batches.0.count, by: rowsPerStatement) {
@@ -323,14 +343,13 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
                     try await insert.run()
                 }
                 for chunk in stride(from: 0, to: batches.1.count, by: rowsPerStatement) {
-                    var insert = sql.insert(into: "survey_answers")
-                        .columns("id", "response_id", "campaign_id", "item_code", "area_code", "importance", "performance")
+                    var insert = sql.insert(into: "survey_answers").columns(answerColumns)
                     for row in batches.1[chunk..<min(chunk + rowsPerStatement, batches.1.count)] { insert = insert.values(row) }
                     try await insert.run()
                 }
             }
         }
-        return answers
+        return (answers, copiesCohort)
     }
 
     // MARK: inspection
@@ -346,14 +365,23 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         return try row?.decode(column: "server_version", as: String.self) ?? "?"
     }
 
-    /// The plan of the aggregation query (the text of CampaignService.aggregate).
-    static func explain(_ campaignID: UUID, on sql: any SQLDatabase, postgres: Bool) async throws -> [String] {
-        let parts = analysisSQL.components(separatedBy: "$CAMPAIGN")
-        let query = SQLQueryString("\(unsafeRaw: postgres ? "EXPLAIN (ANALYZE, BUFFERS) " : "EXPLAIN QUERY PLAN ")\(unsafeRaw: parts[0])\(bind: campaignID)\(unsafeRaw: parts[1])")
-        let rows = try await sql.raw(query).all()
-        return try rows.map { row in
+    /// The plan of a captured query whose only bind is the campaign id (placeholder $1 on PostgreSQL, ?1 on SQLite).
+    static func explain(_ query: QueryCapture.Query, campaignID: UUID, on sql: any SQLDatabase, postgres: Bool) async throws -> [String] {
+        let placeholder = postgres ? "$1" : "?1"
+        let parts = query.sql.components(separatedBy: placeholder)
+        guard query.binds == 1, parts.count == 2 else { return ["(not shown: the query has \(query.binds) binds)"] }
+        let explain = SQLQueryString("\(unsafeRaw: postgres ? "EXPLAIN (ANALYZE, BUFFERS) " : "EXPLAIN QUERY PLAN ")\(unsafeRaw: parts[0])\(bind: campaignID)\(unsafeRaw: parts[1])")
+        return try await sql.raw(explain).all().map { row in
             postgres ? try row.decode(column: "QUERY PLAN", as: String.self) : try row.decode(column: "detail", as: String.self)
         }
+    }
+
+    /// The columns of a table (the answers table gained columns over time).
+    static func columns(of table: String, on sql: any SQLDatabase) async throws -> Set<String> {
+        let query: SQLQueryString = sql.dialect.name == "postgresql"
+            ? "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = \(bind: table)"
+            : "SELECT name FROM pragma_table_info(\(bind: table))"
+        return Set(try await sql.raw(query).all().map { try $0.decode(column: "name", as: String.self) })
     }
 
     // MARK: measuring and printing
@@ -491,5 +519,32 @@ final class BenchBrowser: @unchecked Sendable {
         let form = try await get("/signin")
         let response = try await post("/signin", [("email", email), ("password", password), ("_csrf", try Self.csrfToken(in: form.body))])
         guard response.status == .seeOther else { throw ConfigError("Sign-in of \(email) answered \(response.status.code).") }
+    }
+}
+
+/// A log handler that keeps the SQL of the queries the database drivers log ("Executing query", at debug level).
+final class QueryCapture: LogHandler, @unchecked Sendable {
+    struct Query {
+        var sql: String
+        var binds: Int
+    }
+
+    private let lock = NSLock()
+    private var queries: [Query] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    var last: Query? { lock.withLock { queries.last } }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        guard case .string(let sql)? = event.metadata?["sql"] else { return }
+        var binds = 0
+        if case .array(let values)? = event.metadata?["binds"] { binds = values.count }
+        lock.withLock { queries.append(Query(sql: sql, binds: binds)) }
     }
 }
