@@ -241,6 +241,28 @@ struct RespondingTests {
         }
     }
 
+    @Test("a reminder's new link opens the answers saved with the old one")
+    func reminderKeepsDraft() async throws {
+        let mailer = RecordingMailer()
+        try await withInterba(mailer: mailer) { app in
+            let campaign = try await openCampaign(app)
+            let coordinator = WebClient(app)
+            try await coordinator.signIn(demo("coordinator.tirana"))
+            _ = try await coordinator.post("/campaigns/\(campaign.requireID())/invitations",
+                                           [("email", "slow@example.org"), ("group", "students"), ("institution_id", campaign.targetInstitutions[0].uuidString)])
+            let first = try #require(mailer.link(to: "slow@example.org")).components(separatedBy: "/respond/").last!
+            _ = try await WebClient(app).post("/respond/\(first)/page/1", [("i:A1.1", "3"), ("p:A1.1", "4"), ("action", "later")])
+            _ = try await coordinator.post("/campaigns/\(campaign.requireID())/remind", [])
+            let second = try #require(mailer.link(to: "slow@example.org")).components(separatedBy: "/respond/").last!
+            #expect(second != first)
+            #expect(mailer.sent.last?.subject == app.catalog.text("mail.survey_reminder.subject", .en, [campaign.title]))
+            let page = try await WebClient(app).get("/respond/\(second)/page/1")
+            #expect(page.body.string.contains("name=\"i:A1.1\" value=\"3\" checked"))
+            #expect(page.body.string.contains("name=\"p:A1.1\" value=\"4\" checked"))
+            #expect(try await ResponseDraft.query(on: app.db).count() == 1)
+        }
+    }
+
     @Test("a response is stored without identity, a link submits once, and a closed campaign says so")
     func submitOnce() async throws {
         try await withInterba { app in

@@ -81,7 +81,8 @@ extension CampaignService {
         let pending = try await CampaignInvitation.query(on: db).filter(\.$campaign.$id == campaign.requireID())
             .filter(\.$submittedAt == nil).filter(\.$email != nil).all()
         for invitation in pending {
-            // A new secret for the reminder: the old link keeps working too (its hash is replaced, so only the new one does).
+            // Only hashes are stored, so the reminder carries a new secret and the old link stops working;
+            // answers saved with the old link stay with the invitation and open with the new one.
             let token = SecureToken.make()
             invitation.tokenHash = SecureToken.hash(token)
             invitation.remindedAt = now()
@@ -141,19 +142,27 @@ extension CampaignService {
         try await makeLink(campaignID: open.$campaign.id, group: open.group, institutionID: open.institutionID, parentID: open.id)
     }
 
+    /// Drafts belong to the invitation, not to one secret: a reminder's new link finds the answers saved with the old one.
+    func draftKey(for token: String) async throws -> String {
+        let invitation = try await CampaignInvitation.query(on: db).filter(\.$tokenHash == SecureToken.hash(token)).first()
+        return SecureToken.hash("draft:" + (try invitation?.requireID().uuidString ?? token))
+    }
+
     func draft(for token: String, campaign: Campaign) async throws -> ResponseDraft? {
-        try await ResponseDraft.query(on: db).filter(\.$keyHash == SecureToken.hash("draft:" + token)).first()
+        try await ResponseDraft.query(on: db).filter(\.$keyHash == draftKey(for: token)).first()
     }
 
     /// Saves the answers of one page into the draft (merging with earlier pages; a cleared field clears the answer).
     func saveDraft(token: String, campaign: Campaign, page items: [InstrumentDefinition.Item], answers: [String: AnswerValue]) async throws {
-        let draft = try await self.draft(for: token, campaign: campaign) ?? {
-            let fresh = ResponseDraft()
-            fresh.keyHash = SecureToken.hash("draft:" + token)
-            fresh.$campaign.id = try campaign.requireID()
-            fresh.answers = [:]
-            return fresh
-        }()
+        let draft: ResponseDraft
+        if let existing = try await self.draft(for: token, campaign: campaign) {
+            draft = existing
+        } else {
+            draft = ResponseDraft()
+            draft.keyHash = try await draftKey(for: token)
+            draft.$campaign.id = try campaign.requireID()
+            draft.answers = [:]
+        }
         var merged = draft.answers
         for item in items { merged[item.code] = answers[item.code] }
         draft.answers = merged
