@@ -169,9 +169,6 @@ struct CampaignRoutes: RouteCollection {
             var submitted: Int
             var belowMinimum: Bool
         }
-        struct OpenLink: Encodable {
-            var url: String
-        }
         var id: String
         var title: String
         var scope: String
@@ -203,7 +200,6 @@ struct CampaignRoutes: RouteCollection {
         let responses = try await SurveyResponse.query(on: req.db).filter(\.$campaign.$id == id).all()
         let institutions = try await Institution.query(on: req.db).filter(\.$id ~~ campaign.targetInstitutions).all()
         let instrument = try await Instrument.find(campaign.$instrument.id, on: req.db)
-        let service = req.campaigns
         return ShowView(
             id: id.uuidString, title: campaign.title, scope: try await scopeLabel(req, campaign),
             state: req.t("campaign.state.\(campaign.state.rawValue)"), stateCode: campaign.state.rawValue,
@@ -227,7 +223,6 @@ struct CampaignRoutes: RouteCollection {
             canAnalyse: CampaignService.allowed[.analyse]!.contains(campaign.state),
             hasResults: campaign.results != nil,
             newOpenLink: newOpenLink, inviteForm: inviteForm, csvProblems: csvProblems)
-        _ = service
     }
 
     func show(req: Request) async throws -> Response {
