@@ -4,6 +4,8 @@ import Vapor
 func routes(_ app: Application) throws {
     try app.register(collection: HealthRoutes())
     try app.register(collection: APIRoutes())
+    try app.register(collection: OAIRoutes())
+    try app.register(collection: RepositoryAPI())
 
     // Web pages: the session's person, their language, CSRF checks on every state-changing form.
     // The API authenticates by token only, so a browser session can never drive it (no CSRF exposure).
@@ -20,4 +22,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: RespondRoutes())
     try web.register(collection: ResultsRoutes())
     try web.register(collection: InstrumentRoutes())
+    try web.register(collection: RepositoryRoutes())
 }

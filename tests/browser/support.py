@@ -8,6 +8,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from axe_selenium_python import Axe
@@ -194,3 +195,40 @@ def follow(driver: WebDriver, link: WebElement) -> None:
     """Click a link, wait for the next document, and check it."""
     click_and_wait(driver, link, "loaded no new page")
     check_page(driver)
+
+
+# -------------------------------------------------------------------- journeys
+
+DEMO_PASSWORD = "interba-demo"
+
+
+def path_of(driver: WebDriver) -> str:
+    return urlparse(driver.current_url).path
+
+
+def sign_in(driver: WebDriver, base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
+    visit(driver, f"{base_url}/signin")
+    fill(driver, "email", email)
+    fill(driver, "password", password)
+    submit(driver, find(driver, "signin-submit"))
+    wait(driver).until(lambda d: path_of(d) == "/", f"signing in as {email} landed on {driver.current_url}, not /")
+    find(driver, "signout")
+
+
+def no_form_errors(driver: WebDriver, doing: str) -> None:
+    errors = driver.find_elements(By.ID, "form-errors")
+    assert not errors, f"{doing} was refused on {driver.current_url}: {errors[0].text!r}"
+
+
+def flash_success(driver: WebDriver, doing: str) -> str:
+    flash = wait(driver).until(
+        EC.visibility_of_element_located((By.CSS_SELECTOR, ".flash-success")),
+        f"no .flash-success after {doing} (on {driver.current_url})")
+    assert flash.text.strip(), f".flash-success after {doing} is empty"
+    return flash.text.strip()
+
+
+def set_checked(checkbox: WebElement, checked: bool) -> None:
+    if checkbox.is_selected() != checked:
+        checkbox.click()
+    assert checkbox.is_selected() == checked

@@ -21,12 +21,10 @@ import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select
 
-from support import fill, find, follow, submit, text_of, visit, wait
+from support import fill, find, flash_success, follow, no_form_errors, path_of, set_checked, sign_in, submit, text_of, visit
 
-DEMO_PASSWORD = "interba-demo"
 ADMIN = "admin@demo.interba.test"
 COORDINATOR_TIRANA = "coordinator.tirana@demo.interba.test"
 TIRANA = "University of Tirana"
@@ -40,30 +38,12 @@ CAMPAIGN_PATH = re.compile(r"^/campaigns/([0-9A-Fa-f-]{36})$")
 # -------------------------------------------------------------------- helpers
 
 
-def path_of(driver: WebDriver) -> str:
-    return urlparse(driver.current_url).path
 
 
-def sign_in(driver: WebDriver, base_url: str, email: str, password: str = DEMO_PASSWORD) -> None:
-    visit(driver, f"{base_url}/signin")
-    fill(driver, "email", email)
-    fill(driver, "password", password)
-    submit(driver, find(driver, "signin-submit"))
-    wait(driver).until(lambda d: path_of(d) == "/", f"signing in as {email} landed on {driver.current_url}, not /")
-    find(driver, "signout")
 
 
-def no_form_errors(driver: WebDriver, doing: str) -> None:
-    errors = driver.find_elements(By.ID, "form-errors")
-    assert not errors, f"{doing} was refused on {driver.current_url}: {errors[0].text!r}"
 
 
-def flash_success(driver: WebDriver, doing: str) -> str:
-    flash = wait(driver).until(
-        EC.visibility_of_element_located((By.CSS_SELECTOR, ".flash-success")),
-        f"no .flash-success after {doing} (on {driver.current_url})")
-    assert flash.text.strip(), f".flash-success after {doing} is empty"
-    return flash.text.strip()
 
 
 def campaign_state(driver: WebDriver) -> str:
@@ -96,10 +76,6 @@ def set_date(driver: WebDriver, element_id: str, value: str) -> None:
     assert field.get_attribute("value") == value, f"#{element_id} did not take {value!r}"
 
 
-def set_checked(checkbox: WebElement, checked: bool) -> None:
-    if checkbox.is_selected() != checked:
-        checkbox.click()
-    assert checkbox.is_selected() == checked
 
 
 def invitation_link(admin: WebDriver, base_url: str, address: str) -> str:

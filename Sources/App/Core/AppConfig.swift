@@ -10,6 +10,8 @@ public struct AppConfig: Sendable {
     public var mailFrom: String
     /// Load demo data into an empty embedded database on `serve`.
     public var autoSeedDemo: Bool
+    /// Largest file a person may upload to the repository (INTERBA_MAX_UPLOAD_MB, default 50).
+    public var maxUploadBytes: Int = 50 * 1024 * 1024
 
     public struct SMTPSettings: Sendable {
         public var host: String
@@ -49,7 +51,8 @@ public struct AppConfig: Sendable {
             secret: secret,
             smtp: smtp,
             mailFrom: get("INTERBA_MAIL_FROM") ?? "Interba <no-reply@interba.test>",
-            autoSeedDemo: (get("INTERBA_DEMO") ?? "1") != "0")
+            autoSeedDemo: (get("INTERBA_DEMO") ?? "1") != "0",
+            maxUploadBytes: (Int(get("INTERBA_MAX_UPLOAD_MB") ?? "") ?? 50) * 1024 * 1024)
     }
 }
 

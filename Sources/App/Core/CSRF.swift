@@ -19,7 +19,11 @@ struct CSRFMiddleware: AsyncMiddleware {
             return try await next.respond(to: req)
         }
         // Collect the body here (within the size limit: larger bodies get 413) so the token can be read from the form.
-        let limit = req.application.routes.defaultMaxBodySize.value
+        // File uploads (multipart) may be as large as the upload limit plus room for the other fields.
+        var limit = req.application.routes.defaultMaxBodySize.value
+        if req.headers.contentType?.type == "multipart" {
+            limit = max(limit, req.application.config.maxUploadBytes + 1024 * 1024)
+        }
         if req.body.data == nil {
             _ = try await req.body.collect(max: limit).get()
         }

@@ -134,6 +134,7 @@ extension Request {
 
     func navigation(for actor: Actor?, path: String) -> [PageMeta.NavItem] {
         var items: [(String, String, String)] = [("nav-home", "/", "nav.home")]
+        items.append(("nav-repository", "/repository", "nav.repository"))
         items.append(("nav-institutions", "/institutions", "nav.institutions"))
         items.append(("nav-areas", "/areas", "nav.areas"))
         if let actor {
@@ -142,13 +143,16 @@ extension Request {
                 items.append(("nav-approvals", "/approvals", "nav.approvals"))
                 items.append(("nav-members", "/members", "nav.members"))
             }
+            if actor.holds(.curator) || actor.isCoordinator {
+                items.append(("nav-review", "/repository/review", "nav.review"))
+            }
             if actor.isAdmin {
                 items.append(("nav-admin", "/admin", "nav.admin"))
             }
             items.append(("nav-profile", "/profile", "nav.profile"))
         }
         return items.map { id, href, key in
-            let current = href == "/" ? path == "/" : path.hasPrefix(href)
+            let current = href == "/" ? path == "/" : (path.hasPrefix(href) && !(href == "/repository" && path.hasPrefix("/repository/review")))
             return .init(id: id, href: href, label: t(key), current: current)
         }
     }

@@ -13,5 +13,6 @@ enum Migrations {
         app.migrations.add(CreateNeedsAnalysis())
         app.migrations.add(IndexSurveyAnswers())
         app.migrations.add(SeedDefaultInstrument())
+        app.migrations.add(CreateRepository())
     }
 }

@@ -186,11 +186,19 @@ struct OperationsTests {
 
     @Test("every page of every role renders in every language without a missing translation")
     func allPagesAllLanguages() async throws {
-        try await withInterba { app in
+        try await withInterba(records: true) { app in
             let tirana = try await app.institution("tirana").requireID().uuidString
             let instrument = try #require(try await Instrument.query(on: app.db).first()).requireID().uuidString
+            let published = try #require(try await RepositoryRecord.query(on: app.db).filter(\.$publishedVersion != nil)
+                .filter(\.$visibility == .public).filter(\.$archivedAt == nil).first()).requireID().uuidString
+            let uetDraft = try #require(try await RepositoryRecord.query(on: app.db).filter(\.$publishedVersion == nil)
+                .filter(\.$institution.$id == app.institution("uet").requireID()).first()).requireID().uuidString
             let pages: [(String?, [String])] = [
-                (nil, ["/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions/\(tirana)", "/areas"]),
+                (nil, ["/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions/\(tirana)", "/areas",
+                       "/repository", "/repository?q=ucenje&area=A4&sort=date", "/repository?q=zzzz&language=mk", "/repository/\(published)",
+                       "/repository/\(published)/v/1"]),
+                (demo("coordinator.uet"), ["/repository/new", "/repository/mine", "/repository/review", "/repository/\(uetDraft)",
+                                           "/repository/\(uetDraft)/edit"]),
                 (demo("staff.tirana"), ["/", "/profile"]),
                 (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure",
                                                "/campaigns", "/campaigns/new", "/instruments", "/instruments/\(instrument)",

@@ -1,0 +1,360 @@
+import Fluent
+import FluentSQL
+import Foundation
+import Vapor
+
+/// What the index keeps of a record: the text to match, the facets to count, and who may see it.
+struct SearchDocument: Sendable {
+    var recordID: UUID
+    var versionID: UUID
+    var institutionID: UUID
+    var visibility: RecordVisibility
+    var title: String
+    /// Description, creators, audience, origin and the text extracted from the files.
+    var body: String
+    var publishedAt: Date
+    /// (facet, value) pairs, e.g. ("area", "A4"), ("language", "sq").
+    var facets: [(String, String)]
+}
+
+/// Which records a searcher may see.
+struct VisibilityScope: Sendable, Equatable {
+    /// Admins see everything.
+    var everything: Bool = false
+    var signedIn: Bool = false
+    /// Institutions whose institution-only records the searcher may see.
+    var institutions: [UUID] = []
+
+    static let anonymous = VisibilityScope()
+}
+
+struct SearchRequest: Sendable {
+    enum Sort: String, Sendable, CaseIterable { case relevance, date }
+
+    /// What the person typed (web-search syntax: words, "phrases", OR, -exclusions).
+    var text: String = ""
+    /// facet → chosen values. Values of one facet are alternatives (OR); facets combine (AND).
+    var filters: [String: [String]] = [:]
+    var sort: Sort = .relevance
+    var offset: Int = 0
+    var limit: Int = 20
+    var scope: VisibilityScope = .anonymous
+
+    var query: SearchQuery { SearchQuery(parsing: text) }
+}
+
+struct SearchHit: Sendable {
+    var recordID: UUID
+    var title: String
+    /// HTML: the escaped text with the matched words in `<mark>`.
+    var snippet: String
+    var publishedAt: Date
+}
+
+struct SearchResult: Sendable {
+    var total: Int
+    var hits: [SearchHit]
+    /// facet → (value, count), counted with every filter except the facet's own (so alternatives stay visible).
+    var facets: [String: [(value: String, count: Int)]]
+}
+
+/// The repository's full-text search, one protocol over the two databases.
+protocol SearchIndex: Sendable {
+    func upsert(_ documents: [SearchDocument], on db: any Database) async throws
+    func remove(recordIDs: [UUID], on db: any Database) async throws
+    func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult
+}
+
+enum SearchFacet {
+    static let all = ["area", "type", "language", "country", "year", "licence"]
+}
+
+/// Case and diacritic folding for Latin script (č → c, ë → e, đ → d, ß → ss); other scripts are only lower-cased,
+/// so Cyrillic stays Cyrillic. Used on both the indexed text and the query.
+enum SearchFolding {
+    private static let special: [Character: String] = [
+        "đ": "d", "ð": "d", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h", "þ": "th",
+    ]
+
+    static func fold(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        for character in text.lowercased() {
+            if let replacement = special[character] {
+                out.append(contentsOf: replacement.unicodeScalars)
+                continue
+            }
+            let scalars = character.unicodeScalars
+            guard let first = scalars.first, first.value < 0x0250 else {
+                out.append(contentsOf: scalars)
+                continue
+            }
+            for scalar in String(character).decomposedStringWithCanonicalMapping.unicodeScalars
+            where scalar.properties.generalCategory != .nonspacingMark {
+                out.append(scalar)
+            }
+        }
+        return String(out)
+    }
+}
+
+/// Builds the highlighted snippet shown under a hit, the same way for both databases.
+enum Snippet {
+    static let startMark = "\u{E000}", endMark = "\u{E001}"
+
+    /// A window of about `words` words around the first match, HTML-escaped, with every matched word in `<mark>`.
+    static func make(_ text: String, highlight: [String], words: Int = 32) -> String {
+        let source = String(text.prefix(20_000))
+        let targets = Set(highlight.map(SearchFolding.fold))
+        var tokens: [(range: Range<String.Index>, hit: Bool)] = []
+        var index = source.startIndex
+        while index < source.endIndex {
+            guard source[index].isLetter || source[index].isNumber else { index = source.index(after: index); continue }
+            var end = index
+            while end < source.endIndex, source[end].isLetter || source[end].isNumber { end = source.index(after: end) }
+            tokens.append((index..<end, targets.contains(SearchFolding.fold(String(source[index..<end])))))
+            index = end
+        }
+        guard !tokens.isEmpty else { return "" }
+        let firstHit = tokens.firstIndex { $0.hit } ?? 0
+        let from = max(0, firstHit - words / 3)
+        let to = min(tokens.count, from + words)
+        var html = from > 0 ? "… " : ""
+        var cursor = tokens[from].range.lowerBound
+        for token in tokens[from..<to] {
+            html += escape(String(source[cursor..<token.range.lowerBound]))
+            let word = escape(String(source[token.range]))
+            html += token.hit ? "<mark>\(word)</mark>" : word
+            cursor = token.range.upperBound
+        }
+        if to < tokens.count { html += " …" } else { html += escape(String(source[cursor...])) }
+        return html
+    }
+
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.count)
+        for character in text {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case "\n", "\r", "\t": out += " "
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+}
+
+/// Rows the search SQL returns.
+enum SearchRows {
+    struct Returned: Decodable { var doc_id: Int64; var record_id: String }
+    struct DocID: Decodable { var doc_id: Int64 }
+    struct Count: Decodable { var n: Int64 }
+    struct Hit: Decodable { var record_id: String; var title: String; var body: String; var published_at: Double }
+    struct Facet: Decodable { var facet: String; var value: String; var n: Int64 }
+}
+
+/// What the two implementations share: the filters, the visibility rule, paging and facet counting.
+/// They differ in how text is stored and matched (`matchJoin`, `score`).
+protocol SQLSearchIndex: SearchIndex {
+    /// The documents' text columns as stored, and the SQL that writes them.
+    func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws
+    func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws
+    /// FROM/JOIN and WHERE fragments restricting to documents that match the query, and the ranking expression
+    /// plus its direction. nil when the query cannot match anything.
+    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)?
+    /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
+    var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) { get }
+}
+
+extension SQLSearchIndex {
+    func upsert(_ documents: [SearchDocument], on db: any Database) async throws {
+        guard !documents.isEmpty else { return }
+        for batch in stride(from: 0, to: documents.count, by: 250).map({ Array(documents[$0..<min($0 + 250, documents.count)]) }) {
+            try await db.transaction { tx in
+                guard let sql = tx as? any SQLDatabase else { return }
+                let extra = extraColumns
+                let rows: [SQLQueryString] = batch.map { document in
+                    "(\(bind: document.recordID.uuidString), \(bind: document.versionID.uuidString), \(bind: document.institutionID.uuidString), \(bind: document.visibility.rawValue), \(bind: document.title), \(bind: document.body), \(bind: document.publishedAt.timeIntervalSince1970)" + extra.values(document) + ")"
+                }
+                let insert: SQLQueryString = """
+                    INSERT INTO repository_search (record_id, version_id, institution_id, visibility, title, body, published_at\(unsafeRaw: extra.names))
+                    VALUES \(rows.joined(separator: ", "))
+                    ON CONFLICT (record_id) DO UPDATE SET version_id = excluded.version_id, institution_id = excluded.institution_id,
+                      visibility = excluded.visibility, title = excluded.title, body = excluded.body, published_at = excluded.published_at\(unsafeRaw: extra.update)
+                    RETURNING doc_id, record_id
+                    """
+                let returned = try await sql.raw(insert).all(decoding: SearchRows.Returned.self)
+                let ids = Dictionary(returned.map { ($0.record_id, $0.doc_id) }, uniquingKeysWith: { a, _ in a })
+                let pairs = batch.compactMap { document in ids[document.recordID.uuidString].map { (docID: $0, document: document) } }
+                let docIDs = pairs.map(\.docID)
+                try await sql.raw("DELETE FROM repository_facets WHERE doc_id IN (\(binds: docIDs))").run()
+                try await deleteText(docIDs: docIDs, on: sql)
+                try await writeText(pairs, on: sql)
+                let facetRows: [SQLQueryString] = pairs.flatMap { pair in
+                    Set(pair.document.facets.map { "\($0.0)\u{1F}\($0.1)" }).sorted().map { joined -> SQLQueryString in
+                        let parts = joined.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+                        return "(\(bind: pair.docID), \(bind: parts[0]), \(bind: parts.count > 1 ? parts[1] : ""))"
+                    }
+                }
+                for chunk in stride(from: 0, to: facetRows.count, by: 2000) {
+                    let slice = Array(facetRows[chunk..<min(chunk + 2000, facetRows.count)])
+                    try await sql.raw("INSERT INTO repository_facets (doc_id, facet, value) VALUES \(slice.joined(separator: ", "))").run()
+                }
+            }
+        }
+    }
+
+    func remove(recordIDs: [UUID], on db: any Database) async throws {
+        guard !recordIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
+        let docIDs = try await sql.raw("SELECT doc_id FROM repository_search WHERE record_id IN (\(binds: recordIDs.map(\.uuidString)))")
+            .all(decoding: SearchRows.DocID.self).map(\.doc_id)
+        guard !docIDs.isEmpty else { return }
+        try await sql.raw("DELETE FROM repository_facets WHERE doc_id IN (\(binds: docIDs))").run()
+        try await deleteText(docIDs: docIDs, on: sql)
+        try await sql.raw("DELETE FROM repository_search WHERE doc_id IN (\(binds: docIDs))").run()
+    }
+
+    func visibilityCondition(_ scope: VisibilityScope) -> SQLQueryString {
+        if scope.everything { return "1 = 1" }
+        var condition: SQLQueryString = "(s.visibility = 'public'"
+        if scope.signedIn { condition += " OR s.visibility = 'network'" }
+        if !scope.institutions.isEmpty {
+            condition += " OR (s.visibility = 'institution' AND s.institution_id IN (\(binds: scope.institutions.map(\.uuidString))))"
+        }
+        return condition + ")"
+    }
+
+    func facetCondition(_ facet: String, _ values: [String]) -> SQLQueryString {
+        "s.doc_id IN (SELECT doc_id FROM repository_facets WHERE facet = \(bind: facet) AND value IN (\(binds: values)))"
+    }
+
+    func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult {
+        guard let sql = db as? any SQLDatabase else { return SearchResult(total: 0, hits: [], facets: [:]) }
+        var from: SQLQueryString = "repository_search s"
+        var base: [SQLQueryString] = [visibilityCondition(request.scope)]
+        var score: SQLQueryString = "s.published_at"
+        var descending = true
+        let query = request.query
+        if !query.isEmpty {
+            guard let match = match(request.text) else { return SearchResult(total: 0, hits: [], facets: [:]) }
+            from = match.from
+            base.append(match.condition)
+            if request.sort == .relevance { score = match.score; descending = match.descending }
+        }
+        let filters = request.filters.filter { !$0.value.isEmpty }
+        func conditions(except skipped: String?) -> SQLQueryString {
+            (base + filters.filter { $0.key != skipped }.sorted { $0.key < $1.key }.map { facetCondition($0.key, $0.value) })
+                .joined(separator: " AND ")
+        }
+        let all = conditions(except: nil)
+
+        let total = try await sql.raw("SELECT COUNT(*) AS n FROM \(from) WHERE \(all)").first(decoding: SearchRows.Count.self)?.n ?? 0
+
+        let order: SQLQueryString = descending ? " DESC" : " ASC"
+        let rows = try await sql.raw("""
+            SELECT s.record_id, s.title, s.body, s.published_at FROM \(from) WHERE \(all)
+            ORDER BY \(score)\(order), s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
+            """).all(decoding: SearchRows.Hit.self)
+        let highlight = query.highlightWords
+        let hits = rows.compactMap { row -> SearchHit? in
+            guard let id = UUID(uuidString: row.record_id) else { return nil }
+            return SearchHit(recordID: id, title: row.title, snippet: Snippet.make(row.body, highlight: highlight),
+                             publishedAt: Date(timeIntervalSince1970: row.published_at))
+        }
+
+        // Facet counts: one query for the facets without a filter, one per filtered facet (counted without its own filter).
+        var facets: [String: [(value: String, count: Int)]] = [:]
+        func count(_ condition: SQLQueryString, only facet: String?) async throws {
+            var facetClause: SQLQueryString = ""
+            if let facet { facetClause = " AND f.facet = \(bind: facet)" }
+            else if !filters.isEmpty { facetClause = " AND f.facet NOT IN (\(binds: Array(filters.keys)))" }
+            let rows = try await sql.raw("""
+                SELECT f.facet, f.value, COUNT(*) AS n FROM repository_facets f
+                WHERE f.doc_id IN (SELECT s.doc_id FROM \(from) WHERE \(condition))\(facetClause)
+                GROUP BY f.facet, f.value
+                """).all(decoding: SearchRows.Facet.self)
+            for row in rows { facets[row.facet, default: []].append((row.value, Int(row.n))) }
+        }
+        try await count(all, only: nil)
+        for facet in filters.keys.sorted() { try await count(conditions(except: facet), only: facet) }
+        for key in facets.keys {
+            facets[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
+        }
+        return SearchResult(total: Int(total), hits: hits, facets: facets)
+    }
+}
+
+/// SQLite: an FTS5 table (rowid = doc_id) over folded text, ranked by bm25 with the title weighted up.
+struct SQLiteSearchIndex: SQLSearchIndex {
+    var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
+        ("", { _ in "" }, "")
+    }
+
+    func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {
+        let rows: [SQLQueryString] = documents.map {
+            "(\(bind: $0.docID), \(bind: SearchFolding.fold($0.document.title)), \(bind: SearchFolding.fold($0.document.body)))"
+        }
+        guard !rows.isEmpty else { return }
+        try await sql.raw("INSERT INTO repository_fts (rowid, title, body) VALUES \(rows.joined(separator: ", "))").run()
+    }
+
+    func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {
+        guard !docIDs.isEmpty else { return }
+        try await sql.raw("DELETE FROM repository_fts WHERE rowid IN (\(binds: docIDs))").run()
+    }
+
+    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)? {
+        // Parse first (operators are capitalised OR), then fold the terms the way the indexed text was folded.
+        let parsed = SearchQuery(parsing: text)
+        func fold(_ term: SearchQuery.Term) -> SearchQuery.Term {
+            switch term {
+            case .word(let word): return .word(SearchFolding.fold(word))
+            case .phrase(let words): return .phrase(words.map(SearchFolding.fold))
+            }
+        }
+        let folded = SearchQuery(clauses: parsed.clauses.map { .init(alternatives: $0.alternatives.map(fold)) }, excluded: parsed.excluded.map(fold))
+        guard let expression = folded.fts5Expression() else { return nil }
+        return ("repository_fts JOIN repository_search s ON s.doc_id = repository_fts.rowid",
+                "repository_fts MATCH \(bind: expression)",
+                "bm25(repository_fts, 8.0, 1.0)", false)
+    }
+}
+
+/// PostgreSQL: a tsvector built with the `interba_fold` configuration (simple + unaccent), a GIN index,
+/// `websearch_to_tsquery` for the query syntax and `ts_rank` for ranking (title weight A, body B).
+struct PostgresSearchIndex: SQLSearchIndex {
+    var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
+        (", document",
+         { document in
+             ", setweight(to_tsvector('interba_fold', \(bind: document.title)), 'A') || setweight(to_tsvector('interba_fold', \(bind: String(document.body.prefix(400_000)))), 'B')"
+         },
+         ", document = excluded.document")
+    }
+
+    func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {}
+    func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {}
+
+    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)? {
+        let text = SearchQuery(parsing: text).websearchText()
+        guard !text.isEmpty else { return nil }
+        return ("repository_search s",
+                "s.document @@ websearch_to_tsquery('interba_fold', \(bind: text))",
+                "ts_rank(s.document, websearch_to_tsquery('interba_fold', \(bind: text)))", true)
+    }
+}
+
+struct SearchIndexKey: StorageKey { typealias Value = any SearchIndex }
+
+extension Application {
+    /// The index that fits the configured database.
+    var searchIndex: any SearchIndex {
+        if let index = storage[SearchIndexKey.self] { return index }
+        let index: any SearchIndex = (db as? any SQLDatabase)?.dialect.name == "postgresql" ? PostgresSearchIndex() : SQLiteSearchIndex()
+        storage[SearchIndexKey.self] = index
+        return index
+    }
+}
