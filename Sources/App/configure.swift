@@ -47,6 +47,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(CreateAdminCommand(), as: "create-admin")
     app.asyncCommands.use(CreateTokenCommand(), as: "create-token")
     app.asyncCommands.use(BenchNeedsAnalysisCommand(), as: "bench-needs-analysis")
+    app.asyncCommands.use(BenchRepositoryCommand(), as: "bench-repository")
     app.lifecycle.use(StartupBanner())
 }
 

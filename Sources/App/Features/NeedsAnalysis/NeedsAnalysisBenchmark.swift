@@ -37,32 +37,10 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         let itemCount = max(1, signature.items ?? 60)
         let runs = max(1, signature.runs ?? 5)
         let pageRuns = max(1, signature.pageRuns ?? 20)
-        guard app.environment != .production else { throw ConfigError("bench-needs-analysis refuses to run in production.") }
 
-        // The database: the configured one, or a fresh SQLite file in a temporary directory (never ./data).
-        var temporaryDirectory: String?
-        var databaseLabel: String
-        if app.config.databaseURL != nil {
-            databaseLabel = "PostgreSQL (DATABASE_URL)"
-        } else if Environment.get("INTERBA_DATA_DIR").map({ !$0.isEmpty }) == true {
-            databaseLabel = "SQLite file \(app.config.dataDirectory)/interba.sqlite"
-        } else {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("interba-bench-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            app.databases.use(.sqlite(.file(directory + "/interba.sqlite")), as: DatabaseID(string: "bench"), isDefault: true)
-            temporaryDirectory = directory
-            databaseLabel = "SQLite file \(directory)/interba.sqlite (temporary)"
-        }
-        defer { if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) } }
-        let db = app.db
-        guard let sql = db as? any SQLDatabase else { throw ConfigError("bench-needs-analysis needs an SQL database.") }
-        let isPostgres = sql.dialect.name == "postgresql"
-        if isPostgres {
-            databaseLabel = "PostgreSQL \(try await Self.postgresVersion(sql))"
-        } else {
-            let version = try await sql.raw("SELECT sqlite_version() AS version").first()?.decode(column: "version", as: String.self)
-            databaseLabel = databaseLabel.replacingOccurrences(of: "SQLite", with: "SQLite \(version ?? "?")")
-        }
+        let bench = try await BenchDatabase.prepare(app, name: "bench-needs-analysis")
+        defer { bench.cleanUp() }
+        let (db, sql, isPostgres, databaseLabel, temporaryDirectory) = (bench.db, bench.sql, bench.isPostgres, bench.label, bench.temporaryDirectory)
         console.print("Interba needs-analysis benchmark — \(databaseLabel)")
 
         // Setup: migrate, demo organisations and people (no demo campaigns), a 60-item instrument, the campaign.
@@ -396,7 +374,15 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
             let s = sorted
             return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
         }
-        var missed: Bool { target.map { median >= $0 } ?? false }
+        /// The 95th percentile (nearest rank).
+        var p95: Double {
+            let s = sorted
+            return s[max(0, Int((Double(s.count) * 0.95).rounded(.up)) - 1)]
+        }
+        /// Targets are on the median unless `onP95`.
+        var onP95 = false
+        var measured: Double { onP95 ? p95 : median }
+        var missed: Bool { target.map { measured >= $0 } ?? false }
     }
 
     static func measure(_ runs: Int, _ body: () async throws -> Void) async throws -> [Duration] {
@@ -416,14 +402,15 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         }
         let width = max(46, rows.map(\.name.count).max() ?? 0)
         var lines = [pad("step", width, left: true) + pad("runs", 6) + pad("first", 11) + pad("min", 11) + pad("median", 11)
-                     + pad("max", 11) + "   target (median)"]
+                     + pad("p95", 11) + pad("max", 11) + "   target"]
         lines.append(String(repeating: "-", count: lines[0].count))
         for row in rows {
             let values = row.sorted
-            let target = row.target.map { "< \(format($0)) ms " + (row.missed ? "MISSED" : "ok") } ?? ""
+            let target = row.target.map { "\(row.onP95 ? "p95" : "median") < \(format($0)) ms " + (row.missed ? "MISSED" : "ok") } ?? ""
             lines.append(pad(row.name, width, left: true) + pad(String(row.times.count), 6)
                          + pad(format(milliseconds(row.times[0])) + " ms", 11) + pad(format(values.first ?? 0) + " ms", 11)
-                         + pad(format(row.median) + " ms", 11) + pad(format(values.last ?? 0) + " ms", 11) + "   " + target)
+                         + pad(format(row.median) + " ms", 11) + pad(format(row.p95) + " ms", 11)
+                         + pad(format(values.last ?? 0) + " ms", 11) + "   " + target)
         }
         return lines
     }
@@ -546,5 +533,46 @@ final class QueryCapture: LogHandler, @unchecked Sendable {
         var binds = 0
         if case .array(let values)? = event.metadata?["binds"] { binds = values.count }
         lock.withLock { queries.append(Query(sql: sql, binds: binds)) }
+    }
+}
+
+/// The database a benchmark runs on: the configured one (DATABASE_URL, or the SQLite file in INTERBA_DATA_DIR), or
+/// with neither set a fresh SQLite file in a temporary directory (never ./data), removed by `cleanUp()`.
+struct BenchDatabase {
+    var db: any Database
+    var sql: any SQLDatabase
+    var isPostgres: Bool
+    var label: String
+    var temporaryDirectory: String?
+
+    static func prepare(_ app: Application, name: String) async throws -> BenchDatabase {
+        guard app.environment != .production else { throw ConfigError("\(name) refuses to run in production.") }
+        var temporaryDirectory: String?
+        var label: String
+        if app.config.databaseURL != nil {
+            label = "PostgreSQL (DATABASE_URL)"
+        } else if Environment.get("INTERBA_DATA_DIR").map({ !$0.isEmpty }) == true {
+            label = "SQLite file \(app.config.dataDirectory)/interba.sqlite"
+        } else {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("interba-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            app.databases.use(.sqlite(.file(directory + "/interba.sqlite")), as: DatabaseID(string: "bench"), isDefault: true)
+            temporaryDirectory = directory
+            label = "SQLite file \(directory)/interba.sqlite (temporary)"
+        }
+        let db = app.db
+        guard let sql = db as? any SQLDatabase else { throw ConfigError("\(name) needs an SQL database.") }
+        let isPostgres = sql.dialect.name == "postgresql"
+        if isPostgres {
+            label = "PostgreSQL \(try await BenchNeedsAnalysisCommand.postgresVersion(sql))"
+        } else {
+            let version = try await sql.raw("SELECT sqlite_version() AS version").first()?.decode(column: "version", as: String.self)
+            label = label.replacingOccurrences(of: "SQLite", with: "SQLite \(version ?? "?")")
+        }
+        return BenchDatabase(db: db, sql: sql, isPostgres: isPostgres, label: label, temporaryDirectory: temporaryDirectory)
+    }
+
+    func cleanUp() {
+        if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
     }
 }
