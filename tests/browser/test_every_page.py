@@ -27,7 +27,8 @@ COORDINATOR_TIRANA = "coordinator.tirana@demo.interba.test"
 STAFF_TIRANA = "staff.tirana@demo.interba.test"
 TIRANA = "University of Tirana"
 
-VISITOR_PAGES = ("/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions?q=tirana", "/areas")
+VISITOR_PAGES = ("/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions?q=tirana", "/areas",
+                 "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk")
 ADMIN_PAGES = ("/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries",
                "/admin/reference", "/admin/reference/areas/A1", "/institutions/new")
 OTHER_LANGUAGES = ("sq", "mk", "sr-Cyrl")
@@ -274,7 +275,7 @@ def test_coordinator_pages_in_language(server, browser, tag):
 # ---------------------------------------------------------------------- phone
 
 
-@pytest.mark.parametrize("path", ("/", "/signup"))
+@pytest.mark.parametrize("path", ("/", "/signup", "/repository?q=ucenje"))
 def test_phone_sized_window_has_no_sideways_scroll(server, browser, path):
     browser.set_window_size(*PHONE)
     visit(browser, f"{server}{path}")
