@@ -49,6 +49,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchNeedsAnalysisCommand(), as: "bench-needs-analysis")
     app.asyncCommands.use(BenchRepositoryCommand(), as: "bench-repository")
     app.lifecycle.use(StartupBanner())
+    app.lifecycle.use(JobRunnerLifecycle())
 }
 
 func configureDatabase(_ app: Application) throws {

@@ -14,5 +14,6 @@ enum Migrations {
         app.migrations.add(IndexSurveyAnswers())
         app.migrations.add(SeedDefaultInstrument())
         app.migrations.add(CreateRepository())
+        app.migrations.add(CreateJobs())
     }
 }

@@ -10,6 +10,8 @@ struct AdminRoutes: RouteCollection {
         admin.post("users", ":userID", "status", use: setStatus)
         admin.get("outbox", use: outbox)
         admin.get("audit", use: audit)
+        admin.get("jobs", use: jobs)
+        admin.post("jobs", ":jobID", "retry", use: retryJob)
         admin.get("countries", use: countries)
         admin.post("countries", use: addCountry)
     }
@@ -111,6 +113,52 @@ struct AdminRoutes: RouteCollection {
                            error: $0.error, created: req.formatDate($0.createdAt, time: true))
         }
         return try await req.page("admin/outbox", titleKey: "admin.outbox", OutboxView(rows: rows, smtpConfigured: req.config.smtp != nil))
+    }
+
+    struct JobsView: Encodable {
+        struct Row: Encodable {
+            var id: String
+            var kind: String
+            var state: String
+            var stateCode: String
+            var attempts: String
+            var runAt: String
+            var lastError: String?
+            var leaseOwner: String?
+            var canRetry: Bool
+        }
+        var rows: [Row]
+        var counts: [Choice]
+    }
+
+    /// Background jobs: what is queued, running, done and failed, with the last error; failed jobs can be retried.
+    func jobs(req: Request) async throws -> Response {
+        _ = try await requireAdmin(req)
+        let rows = try await Job.query(on: req.db).sort(\.$updatedAt, .descending).limit(200).all().map { job in
+            JobsView.Row(id: job.id!.uuidString, kind: job.kind, state: req.t("jobs.state.\(job.state.rawValue)"), stateCode: job.state.rawValue,
+                         attempts: "\(job.attempts) / \(job.maxAttempts)", runAt: req.formatDate(job.runAt, time: true),
+                         lastError: job.lastError, leaseOwner: job.state == .running ? job.leaseOwner : nil, canRetry: job.state == .failed)
+        }
+        var counts: [Choice] = []
+        for state in Job.State.allCases {
+            let n = try await Job.query(on: req.db).filter(\.$state == state).count()
+            counts.append(Choice(value: String(n), label: req.t("jobs.state.\(state.rawValue)"), selected: state == .failed && n > 0))
+        }
+        return try await req.page("admin/jobs", titleKey: "admin.jobs", JobsView(rows: rows, counts: counts))
+    }
+
+    func retryJob(req: Request) async throws -> Response {
+        _ = try await requireAdmin(req)
+        guard let id = req.parameters.get("jobID", as: UUID.self), let job = try await Job.find(id, on: req.db) else { throw Abort(.notFound) }
+        if job.state == .failed {
+            job.state = .queued
+            job.runAt = Date()
+            job.attempts = 0
+            job.finishedAt = nil
+            try await job.save(on: req.db)
+            req.flash("success", "jobs.retried")
+        }
+        return req.seeOther("/admin/jobs")
     }
 
     struct AuditView: Encodable {
