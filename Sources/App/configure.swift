@@ -92,6 +92,7 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
 struct StartupBanner: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         guard app.environment != .testing, Self.isServe(app) else { return }
+        try await tuneSQLite(app.db)
         try await app.autoMigrate()
         if app.config.autoSeedDemo, app.config.databaseURL == nil || Environment.get("INTERBA_DEMO") == "1" {
             let outcome = try await DemoSeeder.seed(app, on: app.db)
@@ -125,4 +126,12 @@ struct StartupBanner: LifecycleHandler {
         let arguments = app.environment.arguments.dropFirst()
         return arguments.first == nil || arguments.first == "serve" || arguments.first?.hasPrefix("-") == true
     }
+}
+
+/// The embedded SQLite file in write-ahead-log mode: readers never wait for the writer, and a commit is one append
+/// to the log instead of a journal rewrite (persistent for the file; a no-op on PostgreSQL and in memory).
+func tuneSQLite(_ db: any Database) async throws {
+    guard let sql = db as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
+    try await sql.raw("PRAGMA journal_mode = WAL").run()
+    try await sql.raw("PRAGMA synchronous = NORMAL").run()
 }

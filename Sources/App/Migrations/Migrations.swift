@@ -15,5 +15,7 @@ enum Migrations {
         app.migrations.add(SeedDefaultInstrument())
         app.migrations.add(CreateRepository())
         app.migrations.add(CreateJobs())
+        app.migrations.add(CreateExpertNetwork())
+        app.migrations.add(CreatePlatformSettings())
     }
 }

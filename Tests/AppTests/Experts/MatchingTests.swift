@@ -361,7 +361,7 @@ struct MatchingTests {
         #expect(roundTrip == expected)
     }
 
-    @Test("50,000 candidates are ranked in one pass: sorted, none lost, linear time")
+    @Test("50,000 candidates are ranked: sorted up to the near-tie band, none lost (speed: benchmarks/)")
     func scale() throws {
         let areas = ["A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "A9", "A10", "A11", "A12", "A13"]
         let countries = ["AL", "XK", "BA", "ME", "MK", "RS"]
@@ -380,9 +380,7 @@ struct MatchingTests {
         }
         let r = MatchRequest(areas: ["A4": 1, "A7": 1, "A12": 0.5], languages: ["sr"], formats: ["workshop"],
                              window: Self.days(5, 25), countryCode: "RS", regionCode: "WB")
-        let start = Date()
         let ranked = Matching.rank(candidates, for: r, weights: .standard, rotation: 3)
-        let elapsed = Date().timeIntervalSince(start)
 
         let eligible = candidates.filter { Matching.exclusion($0, r) == nil }
         #expect(ranked.count == eligible.count)
@@ -394,8 +392,5 @@ struct MatchingTests {
         let first = try #require(ranked.first)
         #expect(first.score >= best - band)
         #expect(first.aboveThreshold == (best >= MatchWeights.standard.threshold))
-        // A release build takes a few milliseconds; this generous bound (debug builds, slow CI)
-        // only catches quadratic work, which would take minutes.
-        #expect(elapsed < 5)
     }
 }

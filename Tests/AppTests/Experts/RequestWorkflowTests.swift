@@ -28,8 +28,8 @@ struct RequestWorkflowTests {
                 }
             }
         }
-        // 17 rows; withdraw alone has 7 open states.
-        #expect(exercised == 34)
+        // 17 rows, 33 (state, actor) pairs; withdraw alone has the 7 open states.
+        #expect(exercised == 33)
     }
 
     @Test("each (state, event) pair has at most one row, so no move is ambiguous")

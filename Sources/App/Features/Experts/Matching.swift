@@ -227,8 +227,9 @@ public enum Matching {
 
     // MARK: Components and score
 
+    /// The seven raw components of `e` for `r`, as defined on `Matching`.
     public static func components(_ e: ExpertCandidate, _ r: MatchRequest) -> MatchComponents {
-        components(e, Prepared(r))
+        withUnsafePointer(to: e) { components($0, Prepared(r)) }
     }
 
     /// Weighted sum with load subtracted, clamped to 0…1, rounded to 4 decimals.
@@ -251,12 +252,12 @@ public enum Matching {
     /// The full result for one expert, excluded or not — e.g. to show the score of an expert a
     /// coordinator offers the request to by override.
     public static func result(_ e: ExpertCandidate, for r: MatchRequest, weights: MatchWeights) -> MatchResult {
-        result(e.id, components(e, Prepared(r)), weights)
+        result(e.id, withUnsafePointer(to: e) { components($0, Prepared(r)) }, weights)
     }
 
     /// Why `e` is not ranked for `r`, or nil when it is eligible.
     public static func exclusion(_ e: ExpertCandidate, _ r: MatchRequest) -> MatchExclusion? {
-        if let quick = quickExclusion(e) { return quick }
+        if let quick = withUnsafePointer(to: e, quickExclusion) { return quick }
         if let window = r.window, availability(e.availability, in: window) == 0 { return .unavailable }
         return nil
     }
@@ -274,39 +275,87 @@ public enum Matching {
     /// e.g. the number of offers made so far lets near-equal experts take turns at the top.
     /// Rotation never moves a candidate out of its group. rotation 0 = plain sort.
     ///
-    /// Linear in the candidates plus one sort; each candidate is scored once.
+    /// Each candidate is scored once; the ordering is a counting sort over the 10 001 possible
+    /// scores plus a sort of each (small) set of equal scores by id — no quadratic work.
     public static func rank(_ candidates: [ExpertCandidate], for r: MatchRequest, weights: MatchWeights, rotation: Int = 0) -> [MatchResult] {
         let prepared = Prepared(r)
+        // Results stay where they are; only small rows (score level, id key, index) move.
+        var results: [MatchResult] = []
         var rows: [Row] = []
+        results.reserveCapacity(candidates.count)
         rows.reserveCapacity(candidates.count)
-        for e in candidates {
-            if quickExclusion(e) != nil { continue }
-            let c = components(e, prepared)
-            if prepared.window != nil && c.availability == 0 { continue }
-            rows.append(Row(key: SortKey(e.id), result: result(e.id, c, weights)))
-        }
-        rows.sort { a, b in
-            a.result.score != b.result.score ? a.result.score > b.result.score : a.key < b.key
+        // Each candidate is read in place through a pointer: copying the struct out of the array
+        // would retain and release its four collections, which costs more than scoring it.
+        candidates.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { return }
+            for i in 0..<buffer.count {
+                let e = base + i
+                if quickExclusion(e) != nil { continue }
+                let c = components(e, prepared)
+                if prepared.window != nil && c.availability == 0 { continue }
+                let id = e.pointee.id
+                let result = result(id, c, weights)
+                // Scores are multiples of 0.0001 in 0…1: level 0 is score 1, level 10 000 is score 0.
+                let level = levels - 1 - Int((result.score * 10_000).rounded())
+                rows.append(Row(level: level, key: SortKey(id), index: results.count))
+                results.append(result)
+            }
         }
 
+        // Counting sort by score (linear), then by id within each score.
+        var starts = [Int](repeating: 0, count: levels + 1)
+        for row in rows { starts[row.level + 1] += 1 }
+        for l in 0..<levels { starts[l + 1] += starts[l] }
+        var slot = starts
+        var order = rows
+        for row in rows {
+            order[slot[row.level]] = row
+            slot[row.level] += 1
+        }
+        for l in 0..<levels where starts[l + 1] - starts[l] > 1 {
+            order[starts[l]..<starts[l + 1]].sort { $0.key < $1.key }
+        }
+
+        // Near-tie groups, each rotated.
         var i = 0
         let band = max(weights.nearTie, 0) + 1e-9
-        while i < rows.count {
-            let best = rows[i].result.score
-            let side = rows[i].result.aboveThreshold
+        while i < order.count {
+            let first = results[order[i].index]
             var j = i + 1
-            while j < rows.count, best - rows[j].result.score <= band, rows[j].result.aboveThreshold == side { j += 1 }
+            while j < order.count {
+                let other = results[order[j].index]
+                guard first.score - other.score <= band, other.aboveThreshold == first.aboveThreshold else { break }
+                j += 1
+            }
             let size = j - i
             if size > 1 {
                 let k = ((rotation % size) + size) % size
                 if k != 0 {
-                    let group = rows[i..<j]
-                    rows.replaceSubrange(i..<j, with: group[(i + k)...] + group[..<(i + k)])
+                    // Rotate left by k in place: reverse both parts, then the whole group.
+                    order[i..<(i + k)].reverse()
+                    order[(i + k)..<j].reverse()
+                    order[i..<j].reverse()
                 }
             }
             i = j
         }
-        return rows.map(\.result)
+
+        // Put the results into that order in place (each moved once, following the cycles of
+        // the permutation) rather than copying them all into a new array.
+        var source = order.map(\.index)
+        for start in source.indices where source[start] != start {
+            let held = results[start]
+            var k = start
+            while source[k] != start {
+                let from = source[k]
+                results[k] = results[from]
+                source[k] = k
+                k = from
+            }
+            results[k] = held
+            source[k] = k
+        }
+        return results
     }
 
     // MARK: Internals
@@ -315,8 +364,8 @@ public enum Matching {
     struct Prepared {
         var areas: [(code: String, weight: Double)]
         var areaWeight: Double
-        var languages: Set<String>
-        var formats: Set<String>
+        var languages: [String]
+        var formats: [String]
         var window: DateInterval?
         var institutionID: UUID?
         var countryCode: String?
@@ -327,8 +376,8 @@ public enum Matching {
             areas = r.areas.compactMap { $0.value.isFinite && $0.value > 0 ? ($0.key, $0.value) : nil }
                 .sorted { $0.code < $1.code }
             areaWeight = areas.reduce(0) { $0 + $1.weight }
-            languages = r.languages
-            formats = r.formats
+            languages = r.languages.sorted()
+            formats = r.formats.sorted()
             window = r.window
             institutionID = r.institutionID
             countryCode = r.countryCode
@@ -336,9 +385,13 @@ public enum Matching {
         }
     }
 
+    /// Distinct scores: 0, 0.0001, …, 1.
+    static let levels = 10_001
+
     struct Row {
+        var level: Int
         var key: SortKey
-        var result: MatchResult
+        var index: Int
     }
 
     /// The UUID's 16 bytes as two big-endian integers: ordering them orders the canonical strings.
@@ -361,9 +414,9 @@ public enum Matching {
         }
     }
 
-    static func quickExclusion(_ e: ExpertCandidate) -> MatchExclusion? {
-        if !e.active { return .inactive }
-        if e.capacity <= e.activeAssignments { return .atCapacity }
+    static func quickExclusion(_ e: UnsafePointer<ExpertCandidate>) -> MatchExclusion? {
+        if !e.pointee.active { return .inactive }
+        if e.pointee.capacity <= e.pointee.activeAssignments { return .atCapacity }
         return nil
     }
 
@@ -372,45 +425,69 @@ public enum Matching {
         return MatchResult(expertID: id, score: s, components: c, contributions: contributions(c, w), aboveThreshold: s >= w.threshold)
     }
 
-    static func components(_ e: ExpertCandidate, _ r: Prepared) -> MatchComponents {
-        // topic
+    /// Small sets are intersected by scanning (a few string comparisons beat hashing);
+    /// larger ones by lookup. Either way the result is the same.
+    static let scanLimit = 32
+
+    /// The components, reading the candidate in place (see `rank`).
+    static func components(_ candidate: UnsafePointer<ExpertCandidate>, _ r: Prepared) -> MatchComponents {
+        // topic: gather the expert's proficiency per requested area, then sum in the request's
+        // (sorted) area order so the floating-point result never depends on dictionary order.
         var topic = 0.0
         if r.areaWeight > 0 {
-            var sum = 0.0
-            for (code, weight) in r.areas {
-                let p = min(max(e.competencies[code] ?? 0, 0), 4)
-                sum += weight * Double(p) / 4
+            let n = r.areas.count
+            let sum = withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { proficiency -> Double in
+                proficiency.initialize(repeating: 0)
+                if candidate.pointee.competencies.count * n <= scanLimit {
+                    for (code, p) in candidate.pointee.competencies {
+                        if let i = r.areas.firstIndex(where: { $0.code == code }) { proficiency[i] = p }
+                    }
+                } else {
+                    for i in 0..<n { proficiency[i] = candidate.pointee.competencies[r.areas[i].code] ?? 0 }
+                }
+                var sum = 0.0
+                for i in 0..<n { sum += r.areas[i].weight * Double(min(max(proficiency[i], 0), 4)) / 4 }
+                return sum
             }
             topic = min(max(sum / r.areaWeight, 0), 1)
         }
         // language
         var language = 1.0
         if !r.languages.isEmpty {
-            language = r.languages.contains(where: e.languages.contains) ? 1 : 0
+            let shared = candidate.pointee.languages.count * r.languages.count <= scanLimit
+                ? candidate.pointee.languages.contains(where: r.languages.contains)
+                : r.languages.contains(where: candidate.pointee.languages.contains)
+            language = shared ? 1 : 0
         }
-        // format
+        // format (both sides are sets, so counting either side's members in the other counts
+        // the intersection)
         var format = 1.0
         if !r.formats.isEmpty {
             var shared = 0
-            for f in r.formats where e.formats.contains(f) { shared += 1 }
+            if candidate.pointee.formats.count * r.formats.count <= scanLimit {
+                for f in candidate.pointee.formats where r.formats.contains(f) { shared += 1 }
+            } else {
+                for f in r.formats where candidate.pointee.formats.contains(f) { shared += 1 }
+            }
             format = Double(shared) / Double(r.formats.count)
         }
         // availability
-        let availability = r.window.map { Matching.availability(e.availability, in: $0) } ?? 1
+        let availability = r.window.map { Matching.availability(candidate.pointee.availability, in: $0) } ?? 1
         // quality
         var quality = neutralQuality
-        if let q = e.quality, q.isFinite { quality = min(max(q, 0), 1) }
+        if let q = candidate.pointee.quality, q.isFinite { quality = min(max(q, 0), 1) }
         // proximity
         var proximity = 0.0
-        if let a = r.institutionID, a == e.institutionID {
+        if let a = r.institutionID, a == candidate.pointee.institutionID {
             proximity = proximitySameInstitution
-        } else if let a = r.countryCode, a == e.countryCode {
+        } else if let a = r.countryCode, a == candidate.pointee.countryCode {
             proximity = proximitySameCountry
-        } else if let a = r.regionCode, a == e.regionCode {
+        } else if let a = r.regionCode, a == candidate.pointee.regionCode {
             proximity = proximitySameRegion
         }
         // load
-        let load = e.capacity <= 0 ? 1 : min(max(Double(e.activeAssignments) / Double(e.capacity), 0), 1)
+        let capacity = candidate.pointee.capacity, active = candidate.pointee.activeAssignments
+        let load = capacity <= 0 ? 1 : min(max(Double(active) / Double(capacity), 0), 1)
         return MatchComponents(
             topic: topic, language: language, format: format, availability: availability,
             quality: quality, proximity: proximity, load: load)
@@ -418,30 +495,53 @@ public enum Matching {
 
     /// Share of `window` covered by the union of `windows`, 0…1.
     static func availability(_ windows: [DateInterval], in window: DateInterval) -> Double {
-        let ws = window.start, we = window.end
-        guard window.duration > 0 else {
-            return windows.contains { $0.start <= ws && ws <= $0.end } ? 1 : 0
+        let ws = window.start.timeIntervalSinceReferenceDate
+        let we = window.end.timeIntervalSinceReferenceDate
+        guard we > ws else {
+            return windows.contains { $0.start.timeIntervalSinceReferenceDate <= ws && ws <= $0.end.timeIntervalSinceReferenceDate } ? 1 : 0
         }
-        // Clip to the window; a single window (the common case) needs no sort.
-        var clipped: [(start: Date, end: Date)] = []
+        // Windows in start order (the usual case) merge in one pass without allocating;
+        // otherwise the clipped windows are sorted first.
+        var covered = 0.0
+        var runStart = 0.0, runEnd = 0.0, open = false
         for w in windows {
-            let s = max(w.start, ws), e = min(w.end, we)
+            let s = max(w.start.timeIntervalSinceReferenceDate, ws)
+            let e = min(w.end.timeIntervalSinceReferenceDate, we)
+            guard e > s else { continue }
+            if !open {
+                (runStart, runEnd, open) = (s, e, true)
+            } else if s < runStart {
+                return sortedAvailability(windows, ws, we)
+            } else if s <= runEnd {
+                runEnd = max(runEnd, e)
+            } else {
+                covered += runEnd - runStart
+                (runStart, runEnd) = (s, e)
+            }
+        }
+        if open { covered += runEnd - runStart }
+        return min(max(covered / (we - ws), 0), 1)
+    }
+
+    private static func sortedAvailability(_ windows: [DateInterval], _ ws: Double, _ we: Double) -> Double {
+        var clipped: [(start: Double, end: Double)] = []
+        for w in windows {
+            let s = max(w.start.timeIntervalSinceReferenceDate, ws)
+            let e = min(w.end.timeIntervalSinceReferenceDate, we)
             if e > s { clipped.append((s, e)) }
         }
-        if clipped.isEmpty { return 0 }
-        if clipped.count > 1 { clipped.sort { $0.start < $1.start } }
+        clipped.sort { $0.start < $1.start }
         var covered = 0.0
         var runStart = clipped[0].start, runEnd = clipped[0].end
         for c in clipped.dropFirst() {
             if c.start <= runEnd {
-                if c.end > runEnd { runEnd = c.end }
+                runEnd = max(runEnd, c.end)
             } else {
-                covered += runEnd.timeIntervalSince(runStart)
-                runStart = c.start
-                runEnd = c.end
+                covered += runEnd - runStart
+                (runStart, runEnd) = (c.start, c.end)
             }
         }
-        covered += runEnd.timeIntervalSince(runStart)
-        return min(max(covered / window.duration, 0), 1)
+        covered += runEnd - runStart
+        return min(max(covered / (we - ws), 0), 1)
     }
 }

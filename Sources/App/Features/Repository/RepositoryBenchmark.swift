@@ -31,6 +31,7 @@ struct BenchRepositoryCommand: AsyncCommand {
         console.print("Interba repository benchmark — \(bench.label)")
 
         var clock = ContinuousClock.now
+        try await tuneSQLite(db)
         try await app.autoMigrate()
         let hasDemo = try await User.query(on: db).filter(\.$email == "admin@\(DemoSeeder.domain)").first() != nil
         if !hasDemo, try await User.query(on: db).count() > 0 {

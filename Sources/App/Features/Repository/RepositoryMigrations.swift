@@ -96,7 +96,8 @@ struct CreateRepository: AsyncMigration {
                   published_at DOUBLE PRECISION NOT NULL)
                 """).run()
             // Text goes in already folded (see SearchFolding), so the tokenizer only splits words.
-            try await sql.raw("CREATE VIRTUAL TABLE repository_fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 2')").run()
+            // Contentless: snippets come from repository_search.body, so the folded text is not stored twice.
+            try await sql.raw("CREATE VIRTUAL TABLE repository_fts USING fts5(title, body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')").run()
         }
         try await sql.raw("CREATE INDEX repository_search_published ON repository_search (published_at)").run()
         try await sql.raw("CREATE TABLE repository_facets (doc_id BIGINT NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL)").run()

@@ -76,21 +76,40 @@ enum SearchFolding {
         "đ": "d", "ð": "d", "ł": "l", "ø": "o", "ß": "ss", "æ": "ae", "œ": "oe", "ı": "i", "ħ": "h", "þ": "th",
     ]
 
+    /// The folded form of every Latin scalar below U+0250, computed once.
+    private static let latin: [String] = (0..<0x250).map { value -> String in
+        guard let scalar = Unicode.Scalar(UInt32(value)) else { return "" }
+        let character = Character(String(scalar).lowercased())
+        if let replacement = special[character] { return replacement }
+        var out = String.UnicodeScalarView()
+        for part in String(character).decomposedStringWithCanonicalMapping.unicodeScalars
+        where part.properties.generalCategory != .nonspacingMark {
+            out.append(part)
+        }
+        return String(out)
+    }
+
     static func fold(_ text: String) -> String {
         var out = String.UnicodeScalarView()
-        for character in text.lowercased() {
-            if let replacement = special[character] {
-                out.append(contentsOf: replacement.unicodeScalars)
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80 {
+                // ASCII: only upper-case letters change.
+                out.append(value >= 0x41 && value <= 0x5A ? Unicode.Scalar(value + 0x20)! : scalar)
+            } else if value < 0x250 {
+                out.append(contentsOf: latin[Int(value)].unicodeScalars)
+            } else if value >= 0x0430 && value <= 0x045F {
+                out.append(scalar)  // lower-case Cyrillic
+            } else if value >= 0x0410 && value <= 0x042F {
+                out.append(Unicode.Scalar(value + 0x20)!)
+            } else if value >= 0x0400 && value <= 0x040F {
+                out.append(Unicode.Scalar(value + 0x50)!)
+            } else if value >= 0x300 && value <= 0x36F {
+                // A combining accent of decomposed input is dropped like a precomposed one.
                 continue
-            }
-            let scalars = character.unicodeScalars
-            guard let first = scalars.first, first.value < 0x0250 else {
-                out.append(contentsOf: scalars)
-                continue
-            }
-            for scalar in String(character).decomposedStringWithCanonicalMapping.unicodeScalars
-            where scalar.properties.generalCategory != .nonspacingMark {
-                out.append(scalar)
+            } else {
+                out.append(contentsOf: String(scalar).lowercased().unicodeScalars)
             }
         }
         return String(out)
@@ -173,7 +192,7 @@ protocol SQLSearchIndex: SearchIndex {
 extension SQLSearchIndex {
     func upsert(_ documents: [SearchDocument], on db: any Database) async throws {
         guard !documents.isEmpty else { return }
-        for batch in stride(from: 0, to: documents.count, by: 250).map({ Array(documents[$0..<min($0 + 250, documents.count)]) }) {
+        for batch in stride(from: 0, to: documents.count, by: 500).map({ Array(documents[$0..<min($0 + 500, documents.count)]) }) {
             try await db.transaction { tx in
                 guard let sql = tx as? any SQLDatabase else { return }
                 let extra = extraColumns
