@@ -50,6 +50,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchRepositoryCommand(), as: "bench-repository")
     app.lifecycle.use(StartupBanner())
     app.lifecycle.use(JobRunnerLifecycle())
+    RequestService.registerJobs(app)
 }
 
 func configureDatabase(_ app: Application) throws {
@@ -92,7 +93,7 @@ struct SecurityHeadersMiddleware: AsyncMiddleware {
 struct StartupBanner: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         guard app.environment != .testing, Self.isServe(app) else { return }
-        try await tuneSQLite(app.db)
+        try await tuneSQLite(app)
         try await app.autoMigrate()
         if app.config.autoSeedDemo, app.config.databaseURL == nil || Environment.get("INTERBA_DEMO") == "1" {
             let outcome = try await DemoSeeder.seed(app, on: app.db)
@@ -128,10 +129,18 @@ struct StartupBanner: LifecycleHandler {
     }
 }
 
-/// The embedded SQLite file in write-ahead-log mode: readers never wait for the writer, and a commit is one append
-/// to the log instead of a journal rewrite (persistent for the file; a no-op on PostgreSQL and in memory).
-func tuneSQLite(_ db: any Database) async throws {
-    guard let sql = db as? any SQLDatabase, sql.dialect.name == "sqlite" else { return }
-    try await sql.raw("PRAGMA journal_mode = WAL").run()
-    try await sql.raw("PRAGMA synchronous = NORMAL").run()
+/// The embedded SQLite file in write-ahead-log mode (readers never wait for the writer; a commit appends to the log)
+/// with a 64 MB page cache and memory-mapped reads on every connection (one per event loop). No-op on PostgreSQL.
+func tuneSQLite(_ app: Application) async throws {
+    guard let first = app.db as? any SQLDatabase, first.dialect.name == "sqlite" else { return }
+    try await first.raw("PRAGMA journal_mode = WAL").run()
+    for loop in app.eventLoopGroup.makeIterator() {
+        guard let sql = app.databases.database(logger: app.logger, on: loop) as? any SQLDatabase else { continue }
+        // Twice per loop: the pool may hand out either of its connections.
+        for _ in 0..<2 {
+            try await sql.raw("PRAGMA synchronous = NORMAL").run()
+            try await sql.raw("PRAGMA cache_size = -65536").run()
+            try await sql.raw("PRAGMA mmap_size = 268435456").run()
+        }
+    }
 }

@@ -23,4 +23,6 @@ func routes(_ app: Application) throws {
     try web.register(collection: ResultsRoutes())
     try web.register(collection: InstrumentRoutes())
     try web.register(collection: RepositoryRoutes())
+    try web.register(collection: RequestRoutes())
+    try web.register(collection: ExpertRoutes())
 }

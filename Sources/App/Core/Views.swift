@@ -135,6 +135,8 @@ extension Request {
     func navigation(for actor: Actor?, path: String) -> [PageMeta.NavItem] {
         var items: [(String, String, String)] = [("nav-home", "/", "nav.home")]
         items.append(("nav-repository", "/repository", "nav.repository"))
+        items.append(("nav-experts", "/experts", "nav.experts"))
+        if actor != nil { items.append(("nav-requests", "/requests", "nav.requests")) }
         items.append(("nav-institutions", "/institutions", "nav.institutions"))
         items.append(("nav-areas", "/areas", "nav.areas"))
         if let actor {

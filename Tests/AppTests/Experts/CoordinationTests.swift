@@ -40,6 +40,13 @@ struct CoordinationFixture {
         profile.ratingSum = 0
         profile.ratingCount = 0
         try await profile.create(on: app.db)
+        // Available through 2026 and 2027.
+        let window = ExpertAvailability()
+        window.$expert.id = try profile.requireID()
+        window.startsOn = RequestService.day("2026-01-01")!
+        window.endsOn = RequestService.day("2027-12-31")!
+        window.note = ""
+        try await window.create(on: app.db)
         for (area, proficiency) in areas {
             let competency = ExpertCompetency()
             competency.$expert.id = try profile.requireID()

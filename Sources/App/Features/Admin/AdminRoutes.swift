@@ -11,6 +11,8 @@ struct AdminRoutes: RouteCollection {
         admin.get("outbox", use: outbox)
         admin.get("audit", use: audit)
         admin.get("jobs", use: jobs)
+        admin.get("matching", use: matching)
+        admin.post("matching", use: saveMatching)
         admin.post("jobs", ":jobID", "retry", use: retryJob)
         admin.get("countries", use: countries)
         admin.post("countries", use: addCountry)
@@ -159,6 +161,67 @@ struct AdminRoutes: RouteCollection {
             req.flash("success", "jobs.retried")
         }
         return req.seeOther("/admin/jobs")
+    }
+
+    static let weightFields = ["topic", "language", "format", "availability", "quality", "proximity", "load", "threshold", "nearTie"]
+
+    struct MatchingView: Encodable {
+        struct Field: Encodable { var name: String; var label: String; var value: String; var invalid: Bool }
+        var form: FormState
+        var weights: [Field]
+    }
+
+    func matchingView(_ req: Request, _ values: [String: String], errors: [(String, String)] = []) -> MatchingView {
+        var form = FormState(values: values)
+        for (field, key) in errors { form.add(field, req.t(key)) }
+        return MatchingView(form: form, weights: Self.weightFields.map {
+            .init(name: $0, label: req.t("admin.matching.field.\($0)"), value: values[$0] ?? "", invalid: form.errors[$0] != nil)
+        })
+    }
+
+    /// The match weights, the offer threshold and the escalation days (DESIGN.md 3.3), for admins.
+    func matching(req: Request) async throws -> Response {
+        _ = try await requireAdmin(req)
+        let settings = try await CoordinationSettings.load(on: req.db)
+        let w = settings.weights
+        var values: [String: String] = ["offerDays": String(settings.offerDays), "triageWorkingDays": String(settings.triageWorkingDays),
+                                        "matchingWorkingDays": String(settings.matchingWorkingDays)]
+        for (key, value) in zip(Self.weightFields, [w.topic, w.language, w.format, w.availability, w.quality, w.proximity, w.load, w.threshold, w.nearTie]) {
+            values[key] = String(value)
+        }
+        return try await req.page("admin/matching", titleKey: "admin.matching", matchingView(req, values))
+    }
+
+    func saveMatching(req: Request) async throws -> Response {
+        _ = try await requireAdmin(req)
+        let pairs = Responding.formPairs(req.body.string ?? "")
+        let values = Dictionary(pairs, uniquingKeysWith: { a, _ in a })
+        var errors: [(String, String)] = []
+        var numbers: [String: Double] = [:]
+        for key in Self.weightFields {
+            guard let value = Double((values[key] ?? "").replacingOccurrences(of: ",", with: ".")), value >= 0, value <= 1 else {
+                errors.append((key, "admin.matching.error.weight")); continue
+            }
+            numbers[key] = value
+        }
+        var days: [String: Int] = [:]
+        for key in ["offerDays", "triageWorkingDays", "matchingWorkingDays"] {
+            guard let value = Int(values[key] ?? ""), value >= 1, value <= 90 else { errors.append((key, "admin.matching.error.days")); continue }
+            days[key] = value
+        }
+        if !errors.isEmpty {
+            return try await req.page("admin/matching", titleKey: "admin.matching", matchingView(req, values, errors: errors), status: .unprocessableEntity)
+        }
+        var settings = CoordinationSettings()
+        settings.weights = MatchWeights(topic: numbers["topic"]!, language: numbers["language"]!, format: numbers["format"]!,
+                                        availability: numbers["availability"]!, quality: numbers["quality"]!, proximity: numbers["proximity"]!,
+                                        load: numbers["load"]!, threshold: numbers["threshold"]!, nearTie: numbers["nearTie"]!)
+        settings.offerDays = days["offerDays"]!
+        settings.triageWorkingDays = days["triageWorkingDays"]!
+        settings.matchingWorkingDays = days["matchingWorkingDays"]!
+        try await settings.save(on: req.db)
+        req.flash("success", "admin.matching.saved")
+        return req.seeOther("/admin/matching")
     }
 
     struct AuditView: Encodable {

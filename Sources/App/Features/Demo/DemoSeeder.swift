@@ -72,7 +72,8 @@ struct DemoSeeder {
     enum Outcome: Equatable { case seeded, alreadySeeded }
 
     /// Loads the demo data set. Refuses to touch a production database that already holds people.
-    static func seed(_ app: Application, on db: any Database, withCampaigns: Bool = true, withRecords: Bool = true) async throws -> Outcome {
+    static func seed(_ app: Application, on db: any Database, withCampaigns: Bool = true, withRecords: Bool = true,
+                     withCoordination: Bool = true) async throws -> Outcome {
         if try await User.query(on: db).filter(\.$email == "admin@\(domain)").first() != nil { return .alreadySeeded }
         if app.environment == .production, try await User.query(on: db).count() > 0 {
             throw ConfigError("seed-demo refuses to run: this production database already has accounts.")
@@ -135,6 +136,9 @@ struct DemoSeeder {
         }
         if withRecords {
             try await RepositorySeed(app: app, db: db).seed()
+        }
+        if withCoordination {
+            try await DemoCoordination(app: app, db: db).seed()
         }
         return .seeded
     }

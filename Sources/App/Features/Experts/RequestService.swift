@@ -64,6 +64,19 @@ struct RequestService {
         return copy
     }
     static let maxLevel = 4
+    static let sweepJob = "rfk.sweep"
+    /// How often the sweep runs.
+    static let sweepInterval: TimeInterval = 15 * 60
+
+    /// The background job: sweep, then schedule the next sweep.
+    static func registerJobs(_ app: Application) {
+        app.jobs.register(sweepJob) { job, app in
+            let service = RequestService(db: app.db, mailer: app.mailer, catalog: app.catalog, baseURL: app.config.baseURL)
+            let (expired, escalated) = try await service.sweep()
+            if expired + escalated > 0 { app.logger.notice("request sweep: \(expired) offers expired, \(escalated) requests escalated") }
+            try await JobQueue.scheduleOnce(sweepJob, runAt: Date().addingTimeInterval(sweepInterval), excluding: job.id, on: app.db)
+        }
+    }
 
     // MARK: who is who
 

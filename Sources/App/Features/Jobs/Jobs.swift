@@ -78,6 +78,16 @@ enum JobQueue {
     }
 }
 
+extension JobQueue {
+    /// Enqueues `kind` unless one is already waiting or running (recurring work: each run schedules the next).
+    static func scheduleOnce(_ kind: String, runAt: Date, excluding current: UUID? = nil, on db: any Database) async throws {
+        var query = Job.query(on: db).filter(\.$kind == kind).filter(\.$state ~~ [.queued, .running])
+        if let current { query = query.filter(\.$id != current) }
+        let pending = try await query.count()
+        if pending == 0 { try await enqueue(kind, [String: String](), runAt: runAt, on: db) }
+    }
+}
+
 /// Runs due jobs. Each claim is one atomic statement that leases rows to this runner:
 /// on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several runners claim disjoint rows at once; on SQLite the database
 /// has a single writer, so the claiming UPDATE … RETURNING is serialised and two processes never claim the same row.
@@ -212,6 +222,7 @@ extension Application {
 struct JobRunnerLifecycle: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         guard app.environment != .testing, StartupBanner.isServe(app) else { return }
+        try await JobQueue.scheduleOnce(RequestService.sweepJob, runAt: Date(), on: app.db)
         app.jobs.start()
     }
 
