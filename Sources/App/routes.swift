@@ -6,6 +6,7 @@ func routes(_ app: Application) throws {
     try app.register(collection: APIRoutes())
     try app.register(collection: OAIRoutes())
     try app.register(collection: RepositoryAPI())
+    try app.register(collection: CoordinationAPI())
 
     // Web pages: the session's person, their language, CSRF checks on every state-changing form.
     // The API authenticates by token only, so a browser session can never drive it (no CSRF exposure).

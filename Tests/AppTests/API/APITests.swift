@@ -186,24 +186,30 @@ struct OperationsTests {
 
     @Test("every page of every role renders in every language without a missing translation")
     func allPagesAllLanguages() async throws {
-        try await withInterba(records: true) { app in
+        try await withInterba(records: true, coordination: true) { app in
             let tirana = try await app.institution("tirana").requireID().uuidString
             let instrument = try #require(try await Instrument.query(on: app.db).first()).requireID().uuidString
             let published = try #require(try await RepositoryRecord.query(on: app.db).filter(\.$publishedVersion != nil)
                 .filter(\.$visibility == .public).filter(\.$archivedAt == nil).first()).requireID().uuidString
             let uetDraft = try #require(try await RepositoryRecord.query(on: app.db).filter(\.$publishedVersion == nil)
                 .filter(\.$institution.$id == app.institution("uet").requireID()).first()).requireID().uuidString
+            let matchingRequest = try #require(try await KnowledgeRequest.query(on: app.db).filter(\.$state == "matching").filter(\.$level == 1).first()).requireID().uuidString
+            let evaluatedRequest = try #require(try await KnowledgeRequest.query(on: app.db).filter(\.$state == "evaluated").first()).requireID().uuidString
             let pages: [(String?, [String])] = [
                 (nil, ["/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions/\(tirana)", "/areas",
                        "/repository", "/repository?q=ucenje&area=A4&sort=date", "/repository?q=zzzz&language=mk", "/repository/\(published)",
                        "/repository/\(published)/v/1"]),
                 (demo("coordinator.uet"), ["/repository/new", "/repository/mine", "/repository/review", "/repository/\(uetDraft)",
                                            "/repository/\(uetDraft)/edit"]),
+                (demo("coordinator.tirana"), ["/requests", "/requests/new", "/requests/\(matchingRequest)", "/experts/manage", "/experts/me"]),
+                (demo("staff.tirana"), ["/requests/\(evaluatedRequest)", "/offers"]),
+                (demo("expert.tirana"), ["/offers"]),
+                (nil, ["/experts", "/experts?area=A4&language=en"]),
                 (demo("staff.tirana"), ["/", "/profile"]),
                 (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure",
                                                "/campaigns", "/campaigns/new", "/instruments", "/instruments/\(instrument)",
                                                "/instruments/\(instrument)/preview?group=students&page=3"]),
-                (demo("admin"), ["/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/reference",
+                (demo("admin"), ["/admin/jobs", "/admin/matching", "/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/reference",
                                  "/admin/reference/areas/A1", "/institutions/new", "/admin/activity-types/coil", "/admin/languages/mk", "/admin/countries/AL", "/admin/regions/WB"]),
             ]
             for (email, paths) in pages {

@@ -69,7 +69,10 @@ struct CoordinationPagesTests {
             #expect(noRating.body.string.contains("Good"))
             #expect(try await staff.post("\(path)/evaluate", [("rating", "4"), ("evaluation", "Good")]).status == .seeOther)
             let done = try await staff.get(path)
-            #expect(done.body.string.contains("id=\"knowledge-case\""))
+            // The requester learns the case exists; only the expert, who completes it, gets the link to the draft.
+            #expect(done.body.string.contains("id=\"knowledge-case-drafted\""))
+            #expect(!done.body.string.contains("id=\"knowledge-case\""))
+            #expect(try await expert.get(path).body.string.contains("id=\"knowledge-case\""))
             #expect(done.body.string.contains("id=\"request-trail\""))
             let reloaded = try await f.reload(request)
             #expect(reloaded.workflowState == .evaluated)

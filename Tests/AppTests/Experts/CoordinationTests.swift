@@ -233,3 +233,21 @@ struct CoordinationTests {
         }
     }
 }
+
+@Suite("Coordination demo data", .serialized)
+struct CoordinationDemoTests {
+    @Test("experts at every network level and requests in every state, one escalated to national and one to regional level")
+    func demo() async throws {
+        try await withInterba(records: true, coordination: true) { app in
+            let profiles = try await ExpertProfile.query(on: app.db).all()
+            #expect(Set(profiles.filter { $0.status == .active }.map(\.level)) == Set(NetworkLevel.allCases))
+            let states = Set(try await KnowledgeRequest.query(on: app.db).all().map(\.workflowState))
+            #expect(states == Set(RfKState.allCases), "missing: \(Set(RfKState.allCases).subtracting(states))")
+            let requests = try await KnowledgeRequest.query(on: app.db).all()
+            #expect(requests.contains { $0.level == 2 && $0.workflowState == .matching })
+            #expect(requests.contains { $0.level == 3 })
+            // The evaluated deliveries created draft knowledge cases for their expert.
+            #expect(requests.filter { $0.knowledgeCaseID != nil }.count == 2)
+        }
+    }
+}

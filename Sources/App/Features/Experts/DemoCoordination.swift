@@ -136,7 +136,9 @@ struct DemoCoordination {
             try await service.offer(request, to: try await expertID("expert.tirana"), reason: "", by: tirana)
             guard let offer = try await service.openOffer(request, on: db) else { throw ConfigError("no offer") }
             try await service.respond(to: try offer.requireID(), accept: true, by: expert)
-            return request
+            // respond() moved its own copy; continue from the stored state.
+            guard let fresh = try await KnowledgeRequest.find(request.id, on: db) else { throw ConfigError("request vanished") }
+            return fresh
         }
         _ = try await accepted("Designing a first COIL module (Faculty of Medicine)")
         let planned = try await accepted("Designing a first COIL module (Faculty of Engineering)")

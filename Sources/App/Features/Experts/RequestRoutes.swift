@@ -253,7 +253,9 @@ struct RequestRoutes: RouteCollection {
         var canEvaluate: Bool
         var canWithdraw: Bool
         var canResolve: Bool
+        /// The draft's link, for those who may open it (its expert); the requester only learns that it exists.
         var knowledgeCase: String?
+        var knowledgeCaseDrafted: Bool
         var form: FormState
         var formats: [Choice]
     }
@@ -365,6 +367,11 @@ struct RequestRoutes: RouteCollection {
             if let requesterUser { contacts.append(.init(role: req.t("rfk.requester"), name: requesterUser.name, email: requesterUser.email)) }
             contacts.append(.init(role: req.t("rfk.expert"), name: expertUser.name, email: expertUser.email))
         }
+        var knowledgeCase: String?
+        if let caseID = request.knowledgeCaseID, let record = try await RepositoryRecord.find(caseID, on: req.db),
+           try await req.repository.canEdit(record, by: actor) {
+            knowledgeCase = "/repository/\(caseID.uuidString)"
+        }
         return ShowView(
             id: id, title: request.title, state: req.t(state.catalogKey), stateCode: state.rawValue, level: req.t("rfk.level.\(request.level)"),
             facts: facts, sections: sections, requester: anonymised ? req.t("rfk.anonymous") : (requesterUser?.name ?? ""), anonymised: anonymised,
@@ -377,7 +384,8 @@ struct RequestRoutes: RouteCollection {
             canEvaluate: isRequester && state == .delivered,
             canWithdraw: isRequester && RequestWorkflow.openStates.contains(state),
             canResolve: canResolve,
-            knowledgeCase: request.knowledgeCaseID.map { "/repository/\($0.uuidString)" },
+            knowledgeCase: knowledgeCase,
+            knowledgeCaseDrafted: request.knowledgeCaseID != nil,
             form: form,
             formats: RequestService.formats.map { Choice(value: $0, label: req.t("rfk.format.\($0)"), selected: $0 == request.formats.first) })
     }

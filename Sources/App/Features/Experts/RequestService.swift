@@ -209,6 +209,10 @@ struct RequestService {
     }
 
     func apply(_ input: RequestInput, start: Date?, end: Date?, size: Int, to request: KnowledgeRequest) {
+        var input = input
+        for keyPath in [\RequestInput.gap, \.outcomes, \.constraints, \.earlierAttempts] {
+            input[keyPath: keyPath] = input[keyPath: keyPath].replacingOccurrences(of: "\r\n", with: "\n")
+        }
         request.title = String(input.title.trimmingCharacters(in: .whitespaces).prefix(300))
         request.gap = String(input.gap.prefix(10_000))
         request.outcomes = String(input.outcomes.prefix(10_000))

@@ -18,7 +18,7 @@ struct SearchDocument: Sendable {
 }
 
 /// Which records a searcher may see.
-struct VisibilityScope: Sendable, Equatable {
+struct VisibilityScope: Sendable, Hashable {
     /// Admins see everything.
     var everything: Bool = false
     var signedIn: Bool = false
@@ -167,6 +167,30 @@ enum Snippet {
     }
 }
 
+/// Facet counts of the whole collection per visibility scope, for a minute (one per application's index).
+final class FacetCache: @unchecked Sendable {
+    typealias Facets = [String: [(value: String, count: Int)]]
+    private let lock = NSLock()
+    private var entries: [VisibilityScope: (facets: Facets, at: Date)] = [:]
+    var lifetime: TimeInterval = 60
+
+    func get(_ scope: VisibilityScope) -> Facets? {
+        lock.withLock {
+            guard let entry = entries[scope], Date().timeIntervalSince(entry.at) < lifetime else { return nil }
+            return entry.facets
+        }
+    }
+
+    func put(_ scope: VisibilityScope, _ facets: Facets) {
+        lock.withLock {
+            if entries.count > 1000 { entries.removeAll() }
+            entries[scope] = (facets, Date())
+        }
+    }
+
+    func clear() { lock.withLock { entries.removeAll() } }
+}
+
 /// Rows the search SQL returns.
 enum SearchRows {
     struct Returned: Decodable { var doc_id: Int64; var record_id: String }
@@ -185,6 +209,8 @@ protocol SQLSearchIndex: SearchIndex {
     /// FROM/JOIN and WHERE fragments restricting to documents that match the query, and the ranking expression
     /// plus its direction. nil when the query cannot match anything.
     func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)?
+    /// Facet counts of the whole collection, per application.
+    var facetCache: FacetCache { get }
     /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) { get }
 }
@@ -192,6 +218,7 @@ protocol SQLSearchIndex: SearchIndex {
 extension SQLSearchIndex {
     func upsert(_ documents: [SearchDocument], on db: any Database) async throws {
         guard !documents.isEmpty else { return }
+        defer { facetCache.clear() }
         for batch in stride(from: 0, to: documents.count, by: 500).map({ Array(documents[$0..<min($0 + 500, documents.count)]) }) {
             try await db.transaction { tx in
                 guard let sql = tx as? any SQLDatabase else { return }
@@ -229,6 +256,7 @@ extension SQLSearchIndex {
 
     func remove(recordIDs: [UUID], on db: any Database) async throws {
         guard !recordIDs.isEmpty, let sql = db as? any SQLDatabase else { return }
+        defer { facetCache.clear() }
         let docIDs = try await sql.raw("SELECT doc_id FROM repository_search WHERE record_id IN (\(binds: recordIDs.map(\.uuidString)))")
             .all(decoding: SearchRows.DocID.self).map(\.doc_id)
         guard !docIDs.isEmpty else { return }
@@ -298,17 +326,26 @@ extension SQLSearchIndex {
                 """).all(decoding: SearchRows.Facet.self)
             for row in rows { facets[row.facet, default: []].append((row.value, Int(row.n))) }
         }
-        try await count(all, only: nil)
-        for facet in filters.keys.sorted() { try await count(conditions(except: facet), only: facet) }
+        // Browsing everything (no words, no filter) counts facets over the whole collection: kept for a minute per
+        // visibility scope, and dropped at once when this process changes the index.
+        let browsing = request.query.isEmpty && filters.isEmpty
+        if browsing, let cached = facetCache.get(request.scope) {
+            facets = cached
+        } else {
+            try await count(all, only: nil)
+            for facet in filters.keys.sorted() { try await count(conditions(except: facet), only: facet) }
+        }
         for key in facets.keys {
             facets[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
         }
+        if browsing { facetCache.put(request.scope, facets) }
         return SearchResult(total: Int(total), hits: hits, facets: facets)
     }
 }
 
 /// SQLite: an FTS5 table (rowid = doc_id) over folded text, ranked by bm25 with the title weighted up.
 struct SQLiteSearchIndex: SQLSearchIndex {
+    let facetCache = FacetCache()
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         ("", { _ in "" }, "")
     }
@@ -346,6 +383,7 @@ struct SQLiteSearchIndex: SQLSearchIndex {
 /// PostgreSQL: a tsvector built with the `interba_fold` configuration (simple + unaccent), a GIN index,
 /// `websearch_to_tsquery` for the query syntax and `ts_rank` for ranking (title weight A, body B).
 struct PostgresSearchIndex: SQLSearchIndex {
+    let facetCache = FacetCache()
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         (", document",
          { document in
