@@ -232,3 +232,29 @@ def set_checked(checkbox: WebElement, checked: bool) -> None:
     if checkbox.is_selected() != checked:
         checkbox.click()
     assert checkbox.is_selected() == checked
+
+
+def t(driver: WebDriver, key: str) -> str:
+    """A UI string in the language the page is shown in."""
+    return text_of(html_lang(driver), key)
+
+
+def boxes(driver: WebDriver, name: str) -> dict[str, WebElement]:
+    """The checkboxes (or radios) named `name`, by value."""
+    found = driver.find_elements(By.CSS_SELECTOR, f'input[name="{name}"]')
+    assert found, f"{driver.current_url} has no input named {name!r}"
+    return {box.get_attribute("value"): box for box in found}
+
+
+def checked_values(driver: WebDriver, name: str) -> set[str]:
+    return {value for value, box in boxes(driver, name).items() if box.is_selected()}
+
+
+def set_date(driver: WebDriver, element_id: str, value: str) -> None:
+    """<input type="date">: typing depends on the browser's locale, so set the value."""
+    field = find(driver, element_id)
+    driver.execute_script(
+        "arguments[0].value = arguments[1];"
+        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
+        "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));", field, value)
+    assert field.get_attribute("value") == value, f"#{element_id} did not take {value!r}"

@@ -29,7 +29,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from support import fill, find, flash_success, follow, html_lang, no_form_errors, path_of, set_checked, sign_in, submit, text_of, visit
+from support import boxes, checked_values, fill, find, flash_success, follow, no_form_errors, path_of, set_checked, set_date, sign_in, submit, t, visit
 
 STAFF_TIRANA = "staff.tirana@demo.interba.test"
 COORDINATOR_TIRANA = "coordinator.tirana@demo.interba.test"
@@ -44,32 +44,6 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 
 
 # -------------------------------------------------------------------- helpers
-
-
-def t(driver: WebDriver, key: str) -> str:
-    """A UI string in the language the page is shown in."""
-    return text_of(html_lang(driver), key)
-
-
-def boxes(driver: WebDriver, name: str) -> dict[str, WebElement]:
-    """The checkboxes (or radios) named `name`, by value."""
-    found = driver.find_elements(By.CSS_SELECTOR, f'input[name="{name}"]')
-    assert found, f"{driver.current_url} has no input named {name!r}"
-    return {box.get_attribute("value"): box for box in found}
-
-
-def checked_values(driver: WebDriver, name: str) -> set[str]:
-    return {value for value, box in boxes(driver, name).items() if box.is_selected()}
-
-
-def set_date(driver: WebDriver, element_id: str, value: str) -> None:
-    """<input type="date">: typing depends on the browser's locale, so set the value."""
-    field = find(driver, element_id)
-    driver.execute_script(
-        "arguments[0].value = arguments[1];"
-        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
-        "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));", field, value)
-    assert field.get_attribute("value") == value, f"#{element_id} did not take {value!r}"
 
 
 def expect_state(driver: WebDriver, state: str) -> None:

@@ -23,7 +23,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from support import fill, find, flash_success, follow, no_form_errors, path_of, set_checked, sign_in, submit, text_of, visit
+from support import fill, find, flash_success, follow, no_form_errors, path_of, set_checked, set_date, sign_in, submit, text_of, visit
 
 ADMIN = "admin@demo.interba.test"
 COORDINATOR_TIRANA = "coordinator.tirana@demo.interba.test"
@@ -36,14 +36,6 @@ CAMPAIGN_PATH = re.compile(r"^/campaigns/([0-9A-Fa-f-]{36})$")
 
 
 # -------------------------------------------------------------------- helpers
-
-
-
-
-
-
-
-
 
 
 def campaign_state(driver: WebDriver) -> str:
@@ -64,18 +56,6 @@ def group_counts(driver: WebDriver, group: str) -> tuple[int, int]:
     submitted = re.match(r"\s*(\d+)", cells[2].text)
     assert submitted, f"the submitted cell for {group!r} reads {cells[2].text!r}"
     return int(cells[1].text.strip()), int(submitted.group(1))
-
-
-def set_date(driver: WebDriver, element_id: str, value: str) -> None:
-    """<input type="date">: typing depends on the browser's locale, so set the value."""
-    field = find(driver, element_id)
-    driver.execute_script(
-        "arguments[0].value = arguments[1];"
-        "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));"
-        "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));", field, value)
-    assert field.get_attribute("value") == value, f"#{element_id} did not take {value!r}"
-
-
 
 
 def invitation_link(admin: WebDriver, base_url: str, address: str) -> str:

@@ -35,7 +35,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
-from support import fill, find, flash_success, follow, html_lang, no_form_errors, path_of, ROOT, set_checked, sign_in, submit, text_of, visit
+from support import boxes, checked_values, fill, find, flash_success, follow, no_form_errors, path_of, ROOT, set_checked, sign_in, submit, t, visit
 
 STAFF_TIRANA = "staff.tirana@demo.interba.test"
 CURATOR_TIRANA = "curator.tirana@demo.interba.test"
@@ -46,32 +46,6 @@ RECORD_PATH = re.compile(r"^/repository/([0-9A-Fa-f-]{36})(/edit)?$")
 
 
 # -------------------------------------------------------------------- helpers
-
-
-
-
-def t(driver: WebDriver, key: str) -> str:
-    """A UI string in the language the page is shown in."""
-    return text_of(html_lang(driver), key)
-
-
-
-
-
-
-
-
-
-
-def boxes(driver: WebDriver, name: str) -> dict[str, WebElement]:
-    """The checkboxes (or radios) named `name`, by value."""
-    found = driver.find_elements(By.CSS_SELECTOR, f'input[name="{name}"]')
-    assert found, f"{driver.current_url} has no input named {name!r}"
-    return {box.get_attribute("value"): box for box in found}
-
-
-def checked_values(driver: WebDriver, name: str) -> set[str]:
-    return {value for value, box in boxes(driver, name).items() if box.is_selected()}
 
 
 def results_total(driver: WebDriver) -> int:

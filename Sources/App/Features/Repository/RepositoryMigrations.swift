@@ -67,6 +67,8 @@ struct CreateRepository: AsyncMigration {
         guard let sql = db as? any SQLDatabase else { return }
         try await sql.raw("CREATE INDEX repository_versions_state ON repository_versions (state)").run()
         try await sql.raw("CREATE INDEX repository_records_datestamp ON repository_records (datestamp)").run()
+        // What harvesters see, in datestamp order: counted and paged from the index alone.
+        try await sql.raw("CREATE INDEX repository_records_harvest ON repository_records (datestamp, id) WHERE harvestable_since IS NOT NULL").run()
         try await sql.raw("CREATE INDEX repository_files_version ON repository_files (version_id)").run()
         try await sql.raw("CREATE INDEX repository_reviews_version ON repository_reviews (version_id)").run()
         // The search index: one row per record with a published version (its newest), facets in their own table.
@@ -97,9 +99,9 @@ struct CreateRepository: AsyncMigration {
                 """).run()
             // Text goes in already folded (see SearchFolding), so the tokenizer only splits words.
             // Contentless: snippets come from repository_search.body, so the folded text is not stored twice.
-            try await sql.raw("CREATE VIRTUAL TABLE repository_fts USING fts5(title, body, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')").run()
+            try await sql.raw("CREATE VIRTUAL TABLE repository_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2')").run()
         }
-        try await sql.raw("CREATE INDEX repository_search_published ON repository_search (published_at)").run()
+        try await sql.raw("CREATE INDEX repository_search_published ON repository_search (published_at, visibility, institution_id)").run()
         try await sql.raw("CREATE TABLE repository_facets (doc_id BIGINT NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL)").run()
         try await sql.raw("CREATE INDEX repository_facets_value ON repository_facets (facet, value, doc_id)").run()
         try await sql.raw("CREATE INDEX repository_facets_doc ON repository_facets (doc_id, facet, value)").run()

@@ -171,20 +171,20 @@ enum Snippet {
 final class FacetCache: @unchecked Sendable {
     typealias Facets = [String: [(value: String, count: Int)]]
     private let lock = NSLock()
-    private var entries: [VisibilityScope: (facets: Facets, at: Date)] = [:]
+    private var entries: [VisibilityScope: (total: Int, facets: Facets, at: Date)] = [:]
     var lifetime: TimeInterval = 60
 
-    func get(_ scope: VisibilityScope) -> Facets? {
+    func get(_ scope: VisibilityScope) -> (total: Int, facets: Facets)? {
         lock.withLock {
             guard let entry = entries[scope], Date().timeIntervalSince(entry.at) < lifetime else { return nil }
-            return entry.facets
+            return (entry.total, entry.facets)
         }
     }
 
-    func put(_ scope: VisibilityScope, _ facets: Facets) {
+    func put(_ scope: VisibilityScope, total: Int, _ facets: Facets) {
         lock.withLock {
             if entries.count > 1000 { entries.removeAll() }
-            entries[scope] = (facets, Date())
+            entries[scope] = (total, facets, Date())
         }
     }
 
@@ -198,17 +198,49 @@ enum SearchRows {
     struct Count: Decodable { var n: Int64 }
     struct Hit: Decodable { var record_id: String; var title: String; var body: String; var published_at: Double }
     struct Facet: Decodable { var facet: String; var value: String; var n: Int64 }
+    struct Page { var total: Int; var rows: [Hit] }
 }
 
-/// What the two implementations share: the filters, the visibility rule, paging and facet counting.
-/// They differ in how text is stored and matched (`matchJoin`, `score`).
+/// Facets and visibility as words of the full-text index, so a filtered search is one index intersection:
+/// "xareaxa4", "xlanguagexsrcyrl", "xvisxpublic", "xvisinstx<institution>". Plain letters and digits only, so both
+/// engines keep each tag as one token.
+enum SearchTags {
+    static func token(_ facet: String, _ value: String) -> String {
+        "x" + facet.lowercased() + "x" + value.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) }
+    }
+
+    static func visibility(_ visibility: RecordVisibility, institution: UUID) -> String {
+        switch visibility {
+        case .public: "xvisxpublic"
+        case .network: "xvisxnetwork"
+        case .institution: "xvisinstx" + institution.uuidString.lowercased().filter { $0 != "-" }
+        }
+    }
+
+    static func all(_ document: SearchDocument) -> String {
+        ([visibility(document.visibility, institution: document.institutionID)] + document.facets.map { token($0.0, $0.1) })
+            .joined(separator: " ")
+    }
+
+    /// The tags a searcher may see (one of them must be present); nil for everything.
+    static func scope(_ scope: VisibilityScope) -> [String]? {
+        if scope.everything { return nil }
+        var tags = ["xvisxpublic"]
+        if scope.signedIn { tags.append("xvisxnetwork") }
+        tags += scope.institutions.map { "xvisinstx" + $0.uuidString.lowercased().filter { $0 != "-" } }
+        return tags
+    }
+}
+
+/// What the two implementations share: batching, the facet table, paging and facet counting.
+/// They differ in how text and tags are stored and matched (`writeText`, `matching`).
 protocol SQLSearchIndex: SearchIndex {
-    /// The documents' text columns as stored, and the SQL that writes them.
+    /// The documents' text and tags as stored, and the SQL that writes them.
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws
-    /// FROM/JOIN and WHERE fragments restricting to documents that match the query, and the ranking expression
-    /// plus its direction. nil when the query cannot match anything.
-    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)?
+    /// The documents that match the words (may be empty) and contain one tag of every group, as a query returning
+    /// `doc_id` (and `score` when ranked); nil when the words cannot match anything.
+    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)?
     /// Facet counts of the whole collection, per application.
     var facetCache: FacetCache { get }
     /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
@@ -265,6 +297,7 @@ extension SQLSearchIndex {
         try await sql.raw("DELETE FROM repository_search WHERE doc_id IN (\(binds: docIDs))").run()
     }
 
+    /// The visibility rule on the search rows themselves (for browsing in date order without words or filters).
     func visibilityCondition(_ scope: VisibilityScope) -> SQLQueryString {
         if scope.everything { return "1 = 1" }
         var condition: SQLQueryString = "(s.visibility = 'public'"
@@ -275,87 +308,104 @@ extension SQLSearchIndex {
         return condition + ")"
     }
 
-    func facetCondition(_ facet: String, _ values: [String]) -> SQLQueryString {
-        "s.doc_id IN (SELECT doc_id FROM repository_facets WHERE facet = \(bind: facet) AND value IN (\(binds: values)))"
-    }
-
     func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult {
         guard let sql = db as? any SQLDatabase else { return SearchResult(total: 0, hits: [], facets: [:]) }
-        var from: SQLQueryString = "repository_search s"
-        var base: [SQLQueryString] = [visibilityCondition(request.scope)]
-        var score: SQLQueryString = "s.published_at"
-        var descending = true
         let query = request.query
-        if !query.isEmpty {
-            guard let match = match(request.text) else { return SearchResult(total: 0, hits: [], facets: [:]) }
-            from = match.from
-            base.append(match.condition)
-            if request.sort == .relevance { score = match.score; descending = match.descending }
-        }
         let filters = request.filters.filter { !$0.value.isEmpty }
-        func conditions(except skipped: String?) -> SQLQueryString {
-            (base + filters.filter { $0.key != skipped }.sorted { $0.key < $1.key }.map { facetCondition($0.key, $0.value) })
-                .joined(separator: " AND ")
+        let visibility = SearchTags.scope(request.scope)
+        func groups(except skipped: String?) -> [[String]] {
+            var result: [[String]] = visibility.map { [$0] } ?? []
+            for (facet, values) in filters.sorted(by: { $0.key < $1.key }) where facet != skipped {
+                result.append(values.map { SearchTags.token(facet, $0) })
+            }
+            return result
         }
-        let all = conditions(except: nil)
+        let browsing = query.isEmpty && filters.isEmpty
+        let page: SearchRows.Page
+        var facets: [String: [(value: String, count: Int)]] = [:]
+        // The set of matching documents, as SQL returning doc_id, for counting facets (with or without one facet's filter).
+        var idsFor: (String?) -> SQLQueryString?
+        if browsing {
+            // Browsing everything: newest first straight from the search rows (index on published_at); the total and the
+            // facet counts of the whole collection are kept for a minute per visibility scope.
+            let rows = try await sql.raw("""
+                SELECT s.record_id, s.title, s.body, s.published_at FROM repository_search s WHERE \(visibilityCondition(request.scope))
+                ORDER BY s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
+                """).all(decoding: SearchRows.Hit.self)
+            if let cached = facetCache.get(request.scope) {
+                page = SearchRows.Page(total: cached.total, rows: rows)
+                facets = cached.facets
+                idsFor = { _ in nil }
+            } else {
+                let total = try await sql.raw("SELECT COUNT(*) AS n FROM repository_search s WHERE \(visibilityCondition(request.scope))")
+                    .first(decoding: SearchRows.Count.self)?.n ?? 0
+                page = SearchRows.Page(total: Int(total), rows: rows)
+                let condition = visibilityCondition(request.scope)
+                idsFor = { _ in "SELECT s.doc_id FROM repository_search s WHERE \(condition)" }
+            }
+        } else {
+            guard let all = matching(request.text, tagGroups: groups(except: nil)) else { return SearchResult(total: 0, hits: [], facets: [:]) }
+            let total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(all.ids)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
+            let byRelevance = request.sort == .relevance && !query.isEmpty
+            let order: SQLQueryString = byRelevance ? (all.descending ? "m.score DESC" : "m.score ASC") : "s.published_at DESC"
+            let rows = try await sql.raw("""
+                SELECT s.record_id, s.title, s.body, s.published_at FROM (\(byRelevance ? all.ranked : all.ids)) m
+                JOIN repository_search s ON s.doc_id = m.doc_id
+                ORDER BY \(order), s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
+                """).all(decoding: SearchRows.Hit.self)
+            page = SearchRows.Page(total: Int(total), rows: rows)
+            let text = request.text
+            idsFor = { skipped in matching(text, tagGroups: groups(except: skipped))?.ids }
+        }
 
-        let total = try await sql.raw("SELECT COUNT(*) AS n FROM \(from) WHERE \(all)").first(decoding: SearchRows.Count.self)?.n ?? 0
-
-        let order: SQLQueryString = descending ? " DESC" : " ASC"
-        let rows = try await sql.raw("""
-            SELECT s.record_id, s.title, s.body, s.published_at FROM \(from) WHERE \(all)
-            ORDER BY \(score)\(order), s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
-            """).all(decoding: SearchRows.Hit.self)
         let highlight = query.highlightWords
-        let hits = rows.compactMap { row -> SearchHit? in
+        let hits = page.rows.compactMap { row -> SearchHit? in
             guard let id = UUID(uuidString: row.record_id) else { return nil }
             return SearchHit(recordID: id, title: row.title, snippet: Snippet.make(row.body, highlight: highlight),
                              publishedAt: Date(timeIntervalSince1970: row.published_at))
         }
 
-        // Facet counts: one query for the facets without a filter, one per filtered facet (counted without its own filter).
-        var facets: [String: [(value: String, count: Int)]] = [:]
-        func count(_ condition: SQLQueryString, only facet: String?) async throws {
+        // Facet counts: one query for the facets without a filter, one per filtered facet (counted without its own
+        // filter, so its alternatives stay visible).
+        func count(_ ids: SQLQueryString, only facet: String?) async throws {
             var facetClause: SQLQueryString = ""
             if let facet { facetClause = " AND f.facet = \(bind: facet)" }
             else if !filters.isEmpty { facetClause = " AND f.facet NOT IN (\(binds: Array(filters.keys)))" }
             let rows = try await sql.raw("""
                 SELECT f.facet, f.value, COUNT(*) AS n FROM repository_facets f
-                WHERE f.doc_id IN (SELECT s.doc_id FROM \(from) WHERE \(condition))\(facetClause)
+                WHERE f.doc_id IN (\(ids))\(facetClause)
                 GROUP BY f.facet, f.value
                 """).all(decoding: SearchRows.Facet.self)
             for row in rows { facets[row.facet, default: []].append((row.value, Int(row.n))) }
         }
-        // Browsing everything (no words, no filter) counts facets over the whole collection: kept for a minute per
-        // visibility scope, and dropped at once when this process changes the index.
-        let browsing = request.query.isEmpty && filters.isEmpty
-        if browsing, let cached = facetCache.get(request.scope) {
-            facets = cached
-        } else {
-            try await count(all, only: nil)
-            for facet in filters.keys.sorted() { try await count(conditions(except: facet), only: facet) }
+        if let ids = idsFor(nil) {
+            try await count(ids, only: nil)
+            for facet in filters.keys.sorted() {
+                if let ids = idsFor(facet) { try await count(ids, only: facet) }
+            }
+            for key in facets.keys {
+                facets[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
+            }
+            if browsing { facetCache.put(request.scope, total: page.total, facets) }
         }
-        for key in facets.keys {
-            facets[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
-        }
-        if browsing { facetCache.put(request.scope, facets) }
-        return SearchResult(total: Int(total), hits: hits, facets: facets)
+        return SearchResult(total: page.total, hits: hits, facets: facets)
     }
 }
 
-/// SQLite: an FTS5 table (rowid = doc_id) over folded text, ranked by bm25 with the title weighted up.
+/// SQLite: an FTS5 table (rowid = doc_id) over folded text and the tags, ranked by bm25 with the title weighted up.
 struct SQLiteSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
+
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         ("", { _ in "" }, "")
     }
 
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {
         let rows: [SQLQueryString] = documents.map {
-            "(\(bind: $0.docID), \(bind: SearchFolding.fold($0.document.title)), \(bind: SearchFolding.fold($0.document.body)))"
+            "(\(bind: $0.docID), \(bind: SearchFolding.fold($0.document.title)), \(bind: SearchFolding.fold($0.document.body)), \(bind: SearchTags.all($0.document)))"
         }
         guard !rows.isEmpty else { return }
-        try await sql.raw("INSERT INTO repository_fts (rowid, title, body) VALUES \(rows.joined(separator: ", "))").run()
+        try await sql.raw("INSERT INTO repository_fts (rowid, title, body, tags) VALUES \(rows.joined(separator: ", "))").run()
     }
 
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {
@@ -363,31 +413,43 @@ struct SQLiteSearchIndex: SQLSearchIndex {
         try await sql.raw("DELETE FROM repository_fts WHERE rowid IN (\(binds: docIDs))").run()
     }
 
-    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)? {
+    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
+        var parts: [String] = []
         // Parse first (operators are capitalised OR), then fold the terms the way the indexed text was folded.
         let parsed = SearchQuery(parsing: text)
-        func fold(_ term: SearchQuery.Term) -> SearchQuery.Term {
-            switch term {
-            case .word(let word): return .word(SearchFolding.fold(word))
-            case .phrase(let words): return .phrase(words.map(SearchFolding.fold))
+        if !parsed.isEmpty {
+            func fold(_ term: SearchQuery.Term) -> SearchQuery.Term {
+                switch term {
+                case .word(let word): return .word(SearchFolding.fold(word))
+                case .phrase(let words): return .phrase(words.map(SearchFolding.fold))
+                }
             }
+            let folded = SearchQuery(clauses: parsed.clauses.map { .init(alternatives: $0.alternatives.map(fold)) }, excluded: parsed.excluded.map(fold))
+            guard let expression = folded.fts5Expression() else { return nil }
+            parts.append("{title body}: (\(expression))")
         }
-        let folded = SearchQuery(clauses: parsed.clauses.map { .init(alternatives: $0.alternatives.map(fold)) }, excluded: parsed.excluded.map(fold))
-        guard let expression = folded.fts5Expression() else { return nil }
-        return ("repository_fts JOIN repository_search s ON s.doc_id = repository_fts.rowid",
-                "repository_fts MATCH \(bind: expression)",
-                "bm25(repository_fts, 8.0, 1.0)", false)
+        for group in tagGroups where !group.isEmpty {
+            parts.append("tags: (" + group.map { "\"\($0)\"" }.joined(separator: " OR ") + ")")
+        }
+        guard !parts.isEmpty else {
+            return ("SELECT rowid AS doc_id FROM repository_fts", "SELECT rowid AS doc_id, 0 AS score FROM repository_fts", false)
+        }
+        let expression = parts.joined(separator: " AND ")
+        return ("SELECT rowid AS doc_id FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
+                "SELECT rowid AS doc_id, bm25(repository_fts, 8.0, 1.0, 0.0) AS score FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
+                false)
     }
 }
 
-/// PostgreSQL: a tsvector built with the `interba_fold` configuration (simple + unaccent), a GIN index,
-/// `websearch_to_tsquery` for the query syntax and `ts_rank` for ranking (title weight A, body B).
+/// PostgreSQL: a tsvector built with the `interba_fold` configuration (simple + unaccent) over title (weight A), body
+/// (B) and the tags (D), a GIN index, `websearch_to_tsquery` for the words and `ts_rank` for ranking.
 struct PostgresSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
+
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         (", document",
          { document in
-             ", setweight(to_tsvector('interba_fold', \(bind: document.title)), 'A') || setweight(to_tsvector('interba_fold', \(bind: String(document.body.prefix(400_000)))), 'B')"
+             ", setweight(to_tsvector('interba_fold', \(bind: document.title)), 'A') || setweight(to_tsvector('interba_fold', \(bind: String(document.body.prefix(400_000)))), 'B') || setweight(to_tsvector('simple', \(bind: SearchTags.all(document))), 'D')"
          },
          ", document = excluded.document")
     }
@@ -395,12 +457,26 @@ struct PostgresSearchIndex: SQLSearchIndex {
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {}
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {}
 
-    func match(_ text: String) -> (from: SQLQueryString, condition: SQLQueryString, score: SQLQueryString, descending: Bool)? {
-        let text = SearchQuery(parsing: text).websearchText()
-        guard !text.isEmpty else { return nil }
-        return ("repository_search s",
-                "s.document @@ websearch_to_tsquery('interba_fold', \(bind: text))",
-                "ts_rank(s.document, websearch_to_tsquery('interba_fold', \(bind: text)))", true)
+    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
+        var queries: [SQLQueryString] = []
+        let parsed = SearchQuery(parsing: text)
+        var words: SQLQueryString?
+        if !parsed.isEmpty {
+            let websearch = parsed.websearchText()
+            guard !websearch.isEmpty else { return nil }
+            words = "websearch_to_tsquery('interba_fold', \(bind: websearch))"
+            queries.append(words!)
+        }
+        for group in tagGroups where !group.isEmpty {
+            queries.append("to_tsquery('simple', \(bind: group.joined(separator: " | ")))")
+        }
+        guard !queries.isEmpty else {
+            return ("SELECT s.doc_id FROM repository_search s", "SELECT s.doc_id, 0 AS score FROM repository_search s", true)
+        }
+        let condition = "(" + queries.joined(separator: " && ") + ")"
+        let rank: SQLQueryString = words.map { "ts_rank(s.document, \($0))" } ?? "0"
+        return ("SELECT s.doc_id FROM repository_search s WHERE s.document @@ \(condition)",
+                "SELECT s.doc_id, \(rank) AS score FROM repository_search s WHERE s.document @@ \(condition)", true)
     }
 }
 
