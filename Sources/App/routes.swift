@@ -26,4 +26,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: RepositoryRoutes())
     try web.register(collection: RequestRoutes())
     try web.register(collection: ExpertRoutes())
+    try web.register(collection: NotificationRoutes())
 }

@@ -34,6 +34,8 @@ struct PageMeta: Encodable {
     var csrf: String
     var flash: [Flash]
     var path: String
+    /// Unread inbox entries of the signed-in person.
+    var unread: Int = 0
 }
 
 /// One entry of a select, radio group or checkbox list.
@@ -111,7 +113,8 @@ extension Request {
             nav: navigation(for: actor, path: path),
             csrf: csrfToken,
             flash: takeFlash(),
-            path: path)
+            path: path,
+            unread: try await user.asyncMap { try await Notifier.unread($0.requireID(), on: db) } ?? 0)
     }
 
     /// Role names with their scope, e.g. "Institutional coordinator · UT".

@@ -17,5 +17,6 @@ enum Migrations {
         app.migrations.add(CreateJobs())
         app.migrations.add(CreateExpertNetwork())
         app.migrations.add(CreatePlatformSettings())
+        app.migrations.add(CreateNotifications())
     }
 }

@@ -251,3 +251,51 @@ struct CoordinationDemoTests {
         }
     }
 }
+
+@Suite("Notifications", .serialized)
+struct NotificationTests {
+    @Test("offers, acceptances, escalations and deadline warnings reach the inbox; mail follows each person's choice per kind")
+    func inbox() async throws {
+        try await withCoordination { f in
+            let expertProfile = try await f.expert("expert.tirana", level: .institutional, areas: ["A4": 4])
+            // The expert turns off mail about offers; the inbox still gets them.
+            let expertWeb = WebClient(f.app)
+            try await expertWeb.signIn(demo("expert.tirana"))
+            let kinds = AppNotification.Kind.allCases.filter { $0 != .offer }.map { ("mail[]", $0.rawValue) }
+            #expect(try await expertWeb.post("/inbox/mail", kinds).status == .seeOther)
+            let request = try await f.submittedRequest()
+            // Four working days later the coordinator is warned once that the triage time is almost up.
+            f.clock.advance(6 * 86400)
+            try await f.service.sweep()
+            try await f.service.sweep()
+            let coordinatorUser = try await f.app.user(demo("coordinator.tirana"))
+            let warnings = try await AppNotification.query(on: f.app.db).filter(\.$userID == coordinatorUser.requireID()).filter(\.$kind == .slaWarning).count()
+            #expect(warnings == 1)
+            let coordinator = try await f.actor("coordinator.tirana")
+            try await f.service.triage(request, event: .accept, note: "", by: coordinator)
+            try await f.service.offer(request, to: expertProfile.requireID(), reason: "", by: coordinator)
+            let expertUser = try await f.app.user(demo("expert.tirana"))
+            #expect(try await AppNotification.query(on: f.app.db).filter(\.$userID == expertUser.requireID()).filter(\.$kind == .offer).count() == 1)
+            #expect(!f.mailer.sent.contains { $0.to == demo("expert.tirana") }, "the expert opted out of offer mails")
+            // The header shows the unread count; the inbox lists the offer; opening it marks it read and follows the link.
+            let page = try await expertWeb.get("/requests")
+            #expect(page.body.string.contains("id=\"inbox-count\""))
+            let inbox = try await expertWeb.get("/inbox")
+            #expect(inbox.body.string.contains("Designing a COIL module"))
+            let note = try #require(try await AppNotification.query(on: f.app.db).filter(\.$userID == expertUser.requireID()).first())
+            let open = try await expertWeb.post("/inbox/\(note.id!.uuidString)/open", [])
+            #expect(open.headers.first(name: .location) == "/requests/\(request.id!.uuidString)")
+            #expect(try await AppNotification.find(note.id, on: f.app.db)?.readAt != nil)
+            // Accepting tells the requester, by inbox and mail.
+            let offer = try #require(try await f.service.openOffer(try await f.reload(request), on: f.app.db))
+            try await f.service.respond(to: offer.requireID(), accept: true, by: try await f.actor("expert.tirana"))
+            let staffUser = try await f.app.user(demo("staff.tirana"))
+            #expect(try await AppNotification.query(on: f.app.db).filter(\.$userID == staffUser.requireID()).filter(\.$kind == .acceptance).count() == 1)
+            #expect(f.mailer.sent.contains { $0.to == demo("staff.tirana") })
+            // Someone else's notification cannot be opened.
+            let other = WebClient(f.app)
+            try await other.signIn(demo("staff.prishtina"))
+            #expect(try await other.post("/inbox/\(note.id!.uuidString)/open", []).status == .notFound)
+        }
+    }
+}

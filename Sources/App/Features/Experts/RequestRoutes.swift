@@ -302,6 +302,8 @@ struct RequestRoutes: RouteCollection {
                 let what: String
                 if let row = RequestWorkflow.transitions.first(where: { $0.event.rawValue == event.event && $0.from.contains(RfKState(rawValue: event.fromState) ?? .draft) }) {
                     what = req.t(row.records)
+                } else if event.event == "sla_warning" {
+                    what = req.t("rfk.history.sla-warning")
                 } else {
                     what = req.t("rfk.history.refused")
                 }

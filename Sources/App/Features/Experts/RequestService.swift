@@ -393,6 +393,9 @@ struct RequestService {
             try await offer.save(on: tx)
             try await s.fire(accept ? .acceptOffer : .declineOffer, on: request, as: .expert, actorID: actor.userID, on: tx)
             if !accept { try await s.passOn(request, on: tx) }
+            if accept, let requester = try await User.find(request.$requester.id, on: tx) {
+                try await s.mail(to: requester, subjectKey: "rfk.mail.accepted", request: request, on: tx)
+            }
         }
     }
 
@@ -457,10 +460,33 @@ struct RequestService {
             }.all()
         for request in lapsed {
             try await db.transaction { tx in
-            let s = self.on(tx)
+                let s = self.on(tx)
                 try await s.escalate(request, note: "rfk.history.sla-lapsed", on: tx)
                 escalated += 1
             }
+        }
+        // A working day before the time is up, the level's coordinators are warned (once per level).
+        let triageWarning = Self.cutoff(workingDays: max(0, settings.triageWorkingDays - 1), before: now)
+        let matchingWarning = Self.cutoff(workingDays: max(0, settings.matchingWorkingDays - 1), before: now)
+        let closing = try await KnowledgeRequest.query(on: db)
+            .group(.or) { group in
+                group.group(.and) { $0.filter(\.$state == RfKState.submitted.rawValue).filter(\.$levelSince < triageWarning).filter(\.$levelSince >= triageCutoff) }
+                group.group(.and) { $0.filter(\.$state == RfKState.matching.rawValue).filter(\.$levelSince < matchingWarning).filter(\.$levelSince >= matchingCutoff).filter(\.$level < Self.maxLevel) }
+            }.all()
+        for request in closing {
+            let warned = try await RequestEvent.query(on: db).filter(\.$request.$id == request.requireID())
+                .filter(\.$event == "sla_warning").filter(\.$level == request.level).count()
+            guard warned == 0 else { continue }
+            let entry = RequestEvent()
+            entry.$request.id = try request.requireID()
+            entry.actorKind = RfKActor.system.rawValue
+            entry.event = "sla_warning"
+            entry.fromState = request.state
+            entry.toState = request.state
+            entry.level = request.level
+            entry.note = "rfk.history.sla-warning"
+            try await entry.create(on: db)
+            try await notifyCoordinators(request, subjectKey: "rfk.mail.sla-warning")
         }
         return (expired, escalated)
     }
@@ -610,10 +636,18 @@ struct RequestService {
         }
     }
 
+    /// Inbox entry and (unless the person turned the kind off) a mail, in the person's language.
     func mail(to user: User, subjectKey: String, request: KnowledgeRequest, on db: any Database) async throws {
-        let locale = UILocale(rawValue: user.preferredLocale ?? "en") ?? .en
-        let link = "\(baseURL)/requests/\(try request.requireID().uuidString)"
-        try await mailer.send(MailMessage(to: user.email, subject: catalog.text(subjectKey, locale, [request.title]),
-                                          body: catalog.text(subjectKey + "-body", locale, [request.title, link]) + "\n"), on: db)
+        let kind: AppNotification.Kind
+        switch subjectKey {
+        case "rfk.mail.offer": kind = .offer
+        case "rfk.mail.escalated": kind = .escalation
+        case "rfk.mail.accepted": kind = .acceptance
+        case "rfk.mail.sla-warning": kind = .slaWarning
+        default: kind = .request
+        }
+        try await Notifier(db: db, mailer: mailer, catalog: catalog, baseURL: baseURL)
+            .notify(user, kind, key: subjectKey, arguments: [request.title], link: "/requests/\(try request.requireID().uuidString)")
     }
+
 }
