@@ -209,26 +209,31 @@ enum SearchTags {
         "x" + facet.lowercased() + "x" + value.lowercased().filter { $0.isASCII && ($0.isLetter || $0.isNumber) }
     }
 
-    static func visibility(_ visibility: RecordVisibility, institution: UUID) -> String {
+    /// Visibility as tags on the restricted documents only: public documents (most of them) carry none, so the index
+    /// never walks a list of every public document; a search excludes what the searcher may not see.
+    static func visibility(_ visibility: RecordVisibility, institution: UUID) -> [String] {
         switch visibility {
-        case .public: "xvisxpublic"
-        case .network: "xvisxnetwork"
-        case .institution: "xvisinstx" + institution.uuidString.lowercased().filter { $0 != "-" }
+        case .public: []
+        case .network: ["xvisxnetwork"]
+        case .institution: ["xvisxinstonly", institutionTag(institution)]
         }
     }
 
+    static func institutionTag(_ institution: UUID) -> String {
+        "xvisinstx" + institution.uuidString.lowercased().filter { $0 != "-" }
+    }
+
     static func all(_ document: SearchDocument) -> String {
-        ([visibility(document.visibility, institution: document.institutionID)] + document.facets.map { token($0.0, $0.1) })
+        (visibility(document.visibility, institution: document.institutionID) + document.facets.map { token($0.0, $0.1) })
             .joined(separator: " ")
     }
 
-    /// The tags a searcher may see (one of them must be present); nil for everything.
-    static func scope(_ scope: VisibilityScope) -> [String]? {
+    /// What a searcher may not see: documents with one of `hidden`, unless they also carry one of `except`.
+    /// nil: everything is visible (admins).
+    static func exclusion(_ scope: VisibilityScope) -> (hidden: [String], except: [String])? {
         if scope.everything { return nil }
-        var tags = ["xvisxpublic"]
-        if scope.signedIn { tags.append("xvisxnetwork") }
-        tags += scope.institutions.map { "xvisinstx" + $0.uuidString.lowercased().filter { $0 != "-" } }
-        return tags
+        if !scope.signedIn { return (["xvisxnetwork", "xvisxinstonly"], []) }
+        return (["xvisxinstonly"], scope.institutions.map(institutionTag))
     }
 }
 
@@ -240,7 +245,7 @@ protocol SQLSearchIndex: SearchIndex {
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws
     /// The documents that match the words (may be empty) and contain one tag of every group, as a query returning
     /// `doc_id` (and `score` when ranked); nil when the words cannot match anything.
-    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)?
+    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)?
     /// Facet counts of the whole collection, per application.
     var facetCache: FacetCache { get }
     /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
@@ -312,9 +317,9 @@ extension SQLSearchIndex {
         guard let sql = db as? any SQLDatabase else { return SearchResult(total: 0, hits: [], facets: [:]) }
         let query = request.query
         let filters = request.filters.filter { !$0.value.isEmpty }
-        let visibility = SearchTags.scope(request.scope)
+        let hidden = SearchTags.exclusion(request.scope)
         func groups(except skipped: String?) -> [[String]] {
-            var result: [[String]] = visibility.map { [$0] } ?? []
+            var result: [[String]] = []
             for (facet, values) in filters.sorted(by: { $0.key < $1.key }) where facet != skipped {
                 result.append(values.map { SearchTags.token(facet, $0) })
             }
@@ -344,7 +349,7 @@ extension SQLSearchIndex {
                 idsFor = { _ in "SELECT s.doc_id FROM repository_search s WHERE \(condition)" }
             }
         } else {
-            guard let all = matching(request.text, tagGroups: groups(except: nil)) else { return SearchResult(total: 0, hits: [], facets: [:]) }
+            guard let all = matching(request.text, tagGroups: groups(except: nil), hidden: hidden) else { return SearchResult(total: 0, hits: [], facets: [:]) }
             let total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(all.ids)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
             let byRelevance = request.sort == .relevance && !query.isEmpty
             let order: SQLQueryString = byRelevance ? (all.descending ? "m.score DESC" : "m.score ASC") : "s.published_at DESC"
@@ -355,7 +360,14 @@ extension SQLSearchIndex {
                 """).all(decoding: SearchRows.Hit.self)
             page = SearchRows.Page(total: Int(total), rows: rows)
             let text = request.text
-            idsFor = { skipped in matching(text, tagGroups: groups(except: skipped))?.ids }
+            let visible = visibilityCondition(request.scope)
+            let noWords = query.isEmpty
+            idsFor = { skipped in
+                // Without its own filter a facet may have nothing left to match: then it counts over all visible documents.
+                let remaining = groups(except: skipped)
+                if noWords && remaining.isEmpty { return "SELECT s.doc_id FROM repository_search s WHERE \(visible)" }
+                return matching(text, tagGroups: remaining, hidden: hidden)?.ids
+            }
         }
 
         let highlight = query.highlightWords
@@ -413,7 +425,7 @@ struct SQLiteSearchIndex: SQLSearchIndex {
         try await sql.raw("DELETE FROM repository_fts WHERE rowid IN (\(binds: docIDs))").run()
     }
 
-    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
+    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
         var parts: [String] = []
         // Parse first (operators are capitalised OR), then fold the terms the way the indexed text was folded.
         let parsed = SearchQuery(parsing: text)
@@ -428,13 +440,15 @@ struct SQLiteSearchIndex: SQLSearchIndex {
             guard let expression = folded.fts5Expression() else { return nil }
             parts.append("{title body}: (\(expression))")
         }
-        for group in tagGroups where !group.isEmpty {
-            parts.append("tags: (" + group.map { "\"\($0)\"" }.joined(separator: " OR ") + ")")
+        func any(_ tags: [String]) -> String { "tags: (" + tags.map { "\"\($0)\"" }.joined(separator: " OR ") + ")" }
+        for group in tagGroups where !group.isEmpty { parts.append(any(group)) }
+        guard !parts.isEmpty else { return nil }
+        var expression = parts.map { "(\($0))" }.joined(separator: " AND ")
+        if let hidden, !hidden.hidden.isEmpty {
+            expression = hidden.except.isEmpty
+                ? "(\(expression)) NOT \(any(hidden.hidden))"
+                : "(\(expression)) NOT (\(any(hidden.hidden)) NOT \(any(hidden.except)))"
         }
-        guard !parts.isEmpty else {
-            return ("SELECT rowid AS doc_id FROM repository_fts", "SELECT rowid AS doc_id, 0 AS score FROM repository_fts", false)
-        }
-        let expression = parts.joined(separator: " AND ")
         return ("SELECT rowid AS doc_id FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
                 "SELECT rowid AS doc_id, bm25(repository_fts, 8.0, 1.0, 0.0) AS score FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
                 false)
@@ -457,7 +471,7 @@ struct PostgresSearchIndex: SQLSearchIndex {
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {}
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {}
 
-    func matching(_ text: String, tagGroups: [[String]]) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
+    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
         var queries: [SQLQueryString] = []
         let parsed = SearchQuery(parsing: text)
         var words: SQLQueryString?
@@ -470,8 +484,11 @@ struct PostgresSearchIndex: SQLSearchIndex {
         for group in tagGroups where !group.isEmpty {
             queries.append("to_tsquery('simple', \(bind: group.joined(separator: " | ")))")
         }
-        guard !queries.isEmpty else {
-            return ("SELECT s.doc_id FROM repository_search s", "SELECT s.doc_id, 0 AS score FROM repository_search s", true)
+        guard !queries.isEmpty else { return nil }
+        if let hidden, !hidden.hidden.isEmpty {
+            let tags = hidden.hidden.joined(separator: " | ")
+            let text = hidden.except.isEmpty ? "!(\(tags))" : "!((\(tags)) & !(\(hidden.except.joined(separator: " | "))))"
+            queries.append("to_tsquery('simple', \(bind: text))")
         }
         let condition = "(" + queries.joined(separator: " && ") + ")"
         let rank: SQLQueryString = words.map { "ts_rank(s.document, \($0))" } ?? "0"
