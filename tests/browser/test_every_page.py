@@ -28,8 +28,8 @@ STAFF_TIRANA = "staff.tirana@demo.interba.test"
 TIRANA = "University of Tirana"
 
 VISITOR_PAGES = ("/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions?q=tirana", "/areas",
-                 "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk")
-ADMIN_PAGES = ("/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries",
+                 "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk", "/experts", "/experts?area=A6")
+ADMIN_PAGES = ("/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/jobs", "/admin/matching",
                "/admin/reference", "/admin/reference/areas/A1", "/institutions/new")
 OTHER_LANGUAGES = ("sq", "mk", "sr-Cyrl")
 PHONE = (390, 844)
@@ -158,6 +158,11 @@ def test_coordinator_pages(server, browser):
     visit(browser, f"{server}/profile")
     heading(browser)
     find(browser, "token_name")
+
+    # The coordination pages of a coordinator: requests, experts, the inbox.
+    for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers"):
+        visit(browser, f"{server}{path}")
+        heading(browser)
 
 
 def test_coordinator_creates_a_token_that_works_on_the_api(server, browser):

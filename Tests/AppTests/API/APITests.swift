@@ -203,7 +203,7 @@ struct OperationsTests {
                                            "/repository/\(uetDraft)/edit"]),
                 (demo("coordinator.tirana"), ["/requests", "/requests/new", "/requests/\(matchingRequest)", "/experts/manage", "/experts/me"]),
                 (demo("staff.tirana"), ["/requests/\(evaluatedRequest)", "/offers"]),
-                (demo("expert.tirana"), ["/offers"]),
+                (demo("expert.tirana"), ["/offers", "/inbox"]),
                 (nil, ["/experts", "/experts?area=A4&language=en"]),
                 (demo("staff.tirana"), ["/", "/profile"]),
                 (demo("coordinator.tirana"), ["/", "/approvals", "/members", "/institutions/\(tirana)/edit", "/institutions/\(tirana)/structure",
