@@ -43,8 +43,8 @@ struct CoordinationFixture {
         // Available through 2026 and 2027.
         let window = ExpertAvailability()
         window.$expert.id = try profile.requireID()
-        window.startsOn = RequestService.day("2026-01-01")!
-        window.endsOn = RequestService.day("2027-12-31")!
+        window.startsOn = CampaignService.parseDay("2026-01-01")!
+        window.endsOn = CampaignService.parseDay("2027-12-31")!
         window.note = ""
         try await window.create(on: app.db)
         for (area, proficiency) in areas {

@@ -193,7 +193,7 @@ struct ExpertRoutes: RouteCollection {
                 input.evidence[c.area] = c.evidence
             }
             input.windows = try await ExpertAvailability.query(on: req.db).filter(\.$expert.$id == profile.requireID()).sort(\.$startsOn).all()
-                .map { (RequestService.isoDay($0.startsOn), RequestService.isoDay($0.endsOn), $0.note) }
+                .map { (CampaignService.day($0.startsOn), CampaignService.day($0.endsOn), $0.note) }
         } else if let user = req.auth.get(User.self) {
             input.languages = user.languages
         }
@@ -215,7 +215,7 @@ struct ExpertRoutes: RouteCollection {
         if !input.formats.allSatisfy(Self.formats.contains) { errors.append(("formats", "rfk.error.formats")) }
         var windows: [(Date, Date, String)] = []
         for (index, window) in input.windows.enumerated() where !(window.start.isEmpty && window.end.isEmpty) {
-            guard let start = RequestService.day(window.start), let end = RequestService.day(window.end) else {
+            guard let start = CampaignService.parseDay(window.start), let end = CampaignService.parseDay(window.end) else {
                 errors.append(("windows[\(index)][end]", "rfk.error.date")); continue
             }
             if end < start { errors.append(("windows[\(index)][end]", "rfk.error.window-order")); continue }

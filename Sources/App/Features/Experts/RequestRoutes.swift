@@ -121,7 +121,7 @@ struct RequestRoutes: RouteCollection {
         RequestInput(title: request.title, gap: request.gap, outcomes: request.outcomes, areas: request.areas,
                      linkedPriority: request.linkedPriority ?? "", audienceRole: request.audienceRole,
                      audienceSize: String(request.audienceSize), formats: request.formats, languages: request.languages,
-                     windowStart: request.windowStart.map(RequestService.isoDay) ?? "", windowEnd: request.windowEnd.map(RequestService.isoDay) ?? "",
+                     windowStart: request.windowStart.map(CampaignService.day) ?? "", windowEnd: request.windowEnd.map(CampaignService.day) ?? "",
                      urgency: request.urgency.rawValue, constraints: request.constraints, earlierAttempts: request.earlierAttempts,
                      consentToShare: request.consentToShare)
     }

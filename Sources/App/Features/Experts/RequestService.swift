@@ -191,21 +191,13 @@ struct RequestService {
         if !input.formats.allSatisfy(Self.formats.contains) { errors.append(("formats", "rfk.error.formats")) }
         let size = input.audienceSize.isEmpty ? 0 : Int(input.audienceSize)
         if size == nil || size! < 0 || size! > 100_000 { errors.append(("audience_size", "rfk.error.audience-size")) }
-        let start = Self.day(input.windowStart), end = Self.day(input.windowEnd)
+        let start = CampaignService.parseDay(input.windowStart), end = CampaignService.parseDay(input.windowEnd)
         if !input.windowStart.isEmpty && start == nil { errors.append(("window_start", "rfk.error.date")) }
         if !input.windowEnd.isEmpty && end == nil { errors.append(("window_end", "rfk.error.date")) }
         if let start, let end, end < start { errors.append(("window_end", "rfk.error.window-order")) }
         if KnowledgeRequest.Urgency(rawValue: input.urgency) == nil { errors.append(("urgency", "rfk.error.urgency")) }
         if !errors.isEmpty { throw FieldErrors(errors) }
         return (input, start, end, size ?? 0)
-    }
-
-    static func day(_ text: String) -> Date? {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.date(from: text.trimmingCharacters(in: .whitespaces))
     }
 
     func apply(_ input: RequestInput, start: Date?, end: Date?, size: Int, to request: KnowledgeRequest) {
@@ -520,7 +512,7 @@ struct RequestService {
     }
 
     func plan(_ request: KnowledgeRequest, on date: String, format: String, by actor: Actor) async throws {
-        guard let day = Self.day(date) else { throw FieldErrors([("planned_on", "rfk.error.date")]) }
+        guard let day = CampaignService.parseDay(date) else { throw FieldErrors([("planned_on", "rfk.error.date")]) }
         guard Self.formats.contains(format) else { throw FieldErrors([("planned_format", "rfk.error.formats")]) }
         try await db.transaction { tx in
             let s = self.on(tx)
@@ -564,7 +556,7 @@ struct RequestService {
 
                 Desired outcomes: \(request.outcomes)
 
-                Delivered as \(request.plannedFormat ?? "") on \(request.deliveredOn.map { Self.isoDay($0) } ?? "") for \(request.audienceRole) (\(request.audienceSize)). Evaluation: \(rating)/5. \(text)
+                Delivered as \(request.plannedFormat ?? "") on \(request.deliveredOn.map { CampaignService.day($0) } ?? "") for \(request.audienceRole) (\(request.audienceSize)). Evaluation: \(rating)/5. \(text)
                 """
             input.creators = [RecordCreator(name: expertUser.name, affiliation: institution?.names["en"] ?? "", orcid: profile.orcid)]
             input.resourceType = "case_study"
@@ -602,14 +594,6 @@ struct RequestService {
             request.resolvedRecordID = recordID
             try await request.save(on: tx)
         }
-    }
-
-    static func isoDay(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        return formatter.string(from: date)
     }
 
     // MARK: mail
