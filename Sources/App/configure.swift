@@ -34,9 +34,9 @@ public func configure(_ app: Application) async throws {
     Migrations.register(on: app)
     if app.mailerIsDefault {
         if let smtp = app.config.smtp {
-            app.mailer = SMTPMailer(client: SMTPClient(host: smtp.host, port: smtp.port, username: smtp.username,
-                                                       password: smtp.password, from: app.config.mailFrom),
-                                    logger: app.logger)
+            SMTPMailer(client: SMTPClient(host: smtp.host, port: smtp.port, username: smtp.username,
+                                          password: smtp.password, from: app.config.mailFrom),
+                       logger: app.logger).install(on: app)
         } else {
             app.mailer = OutboxMailer()
         }

@@ -27,4 +27,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: RequestRoutes())
     try web.register(collection: ExpertRoutes())
     try web.register(collection: NotificationRoutes())
+    try web.register(collection: CoordinationDashboardRoutes())
 }

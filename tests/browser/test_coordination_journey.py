@@ -353,3 +353,52 @@ def test_public_directory_of_experts(server, browser):
     assert 0 < len(narrowed) < len(everyone)
     chosen = Select(find(browser, "area")).first_selected_option.get_attribute("value")
     assert chosen == "A6", f"#area shows {chosen!r} after filtering"
+
+
+# ---------------------------------------------------------- dashboards
+
+
+def test_national_coordinator_dashboard(server, browser):
+    """The national coordinator of Albania opens the dashboard from the navigation, reads the queue of the country,
+    narrows it to one institution, and downloads the unmatched demand as a spreadsheet file."""
+    sign_in(browser, server, "national.al@demo.interba.test")
+    follow(browser, find(browser, "nav-coordination"))
+    assert path_of(browser) == "/coordination", browser.current_url
+    scope = Select(find(browser, "scope"))
+    assert scope.first_selected_option.get_attribute("value") == "country:AL", scope.first_selected_option.text
+
+    def totals() -> dict[str, int]:
+        result = {}
+        for row in find(browser, "queue-by-state").find_elements(By.CSS_SELECTOR, "tbody tr"):
+            cells = row.find_elements(By.TAG_NAME, "td")
+            result[row.get_attribute("data-state")] = int(cells[-1].text.strip())
+        return result
+
+    country = totals()
+    # The demo's Tirana requests are in every state but draft.
+    assert all(country.get(state, 0) >= 1 for state in ("submitted", "matching", "offered", "accepted", "planned", "delivered",
+                                                         "evaluated", "closed", "rejected", "withdrawn")), country
+    demand = [row.get_attribute("data-area") for row in find(browser, "unmatched-demand").find_elements(By.CSS_SELECTOR, "tbody tr")]
+    assert "A4" in demand and "A1" in demand, demand
+    load = find(browser, "expert-load").text
+    assert EXPERT_NAME in load, load
+
+    # Narrow to one institution of the country: the page reloads with that scope, without JavaScript.
+    tirana = next(o for o in scope.options if o.get_attribute("value").startswith("institution:") and "Tirana" in o.text)
+    scope.select_by_value(tirana.get_attribute("value"))
+    submit(browser, find(browser, "scope-show"))
+    assert parse_qs(urlparse(browser.current_url).query).get("scope") == [tirana.get_attribute("value")], browser.current_url
+    assert "Tirana" in find(browser, "scope-name").text
+    narrowed = totals()
+    assert sum(narrowed.values()) <= sum(country.values()), (narrowed, country)
+
+    # The CSV download carries the same areas.
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    href = find(browser, "demand-csv").get_attribute("href")
+    response = requests.get(href, cookies=cookies, timeout=30)
+    assert response.status_code == 200, response.status_code
+    assert response.headers["Content-Type"].startswith("text/csv"), response.headers["Content-Type"]
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "area,area_name,open_requests,escalated,open_listing,experts", lines[0]
+    assert {line.split(",")[0] for line in lines[1:]} == {
+        row.get_attribute("data-area") for row in find(browser, "unmatched-demand").find_elements(By.CSS_SELECTOR, "tbody tr")}

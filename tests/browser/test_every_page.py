@@ -160,7 +160,7 @@ def test_coordinator_pages(server, browser):
     find(browser, "token_name")
 
     # The coordination pages of a coordinator: requests, experts, the inbox.
-    for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers"):
+    for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers", "/coordination"):
         visit(browser, f"{server}{path}")
         heading(browser)
 

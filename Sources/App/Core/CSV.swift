@@ -1,4 +1,5 @@
 import Foundation
+import Vapor
 
 /// RFC 4180 CSV: fields quoted when needed, quotes doubled, CRLF line ends, UTF-8 with an optional BOM
 /// (spreadsheet programs need the BOM to read ë, č or Cyrillic correctly).
@@ -23,6 +24,15 @@ struct CSVWriter {
 
     func data(bom: Bool) -> Data {
         (bom ? Data([0xEF, 0xBB, 0xBF]) : Data()) + Data(text.utf8)
+    }
+
+    /// The file as a download (`text/csv`, UTF-8, with the BOM unless `bom` is false).
+    func response(filename: String, bom: Bool) -> Response {
+        let response = Response(status: .ok, body: .init(data: data(bom: bom)))
+        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
+        let safe = filename.filter { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
+        response.headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"\(safe)\"")
+        return response
     }
 
     /// Numbers with a dot and fixed decimals, whatever the UI language (the file is data, not a page).

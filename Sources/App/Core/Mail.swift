@@ -20,6 +20,8 @@ final class OutboxMessage: Model, @unchecked Sendable {
     enum Status: String, Codable {
         /// No mail server configured: kept here only.
         case stored
+        /// Waiting for the job runner to deliver it (again, after a failed attempt).
+        case queued
         case sent
         case failed
     }
@@ -51,19 +53,46 @@ struct OutboxMailer: Mailer {
     }
 }
 
-/// Delivers through SMTP and records the result in the outbox; a failed delivery never loses the mail.
+/// Delivers through SMTP in the background: `send` keeps the mail in the outbox as queued and puts a `mail.send` job
+/// in the same transaction (so a rolled-back change sends nothing); the job runner delivers it, retrying with backoff,
+/// and the outbox records the result. A failed delivery never loses the mail.
 struct SMTPMailer: Mailer {
+    static let job = "mail.send"
     let client: SMTPClient
     let logger: Logger
+    var maxAttempts = 5
+
+    struct Payload: Codable { var outboxID: UUID }
 
     func send(_ message: MailMessage, on db: any Database) async throws {
+        let stored = OutboxMessage(message: message, status: .queued)
+        try await stored.create(on: db)
+        try await JobQueue.enqueue(Self.job, Payload(outboxID: try stored.requireID()), maxAttempts: maxAttempts, on: db)
+    }
+
+    /// The job: delivers one queued mail. A failure is recorded and rethrown so the runner retries; after the last
+    /// attempt the mail stays in the outbox as failed, with the reason.
+    func deliver(_ job: Job, on db: any Database) async throws {
+        let payload = try JSONDecoder().decode(Payload.self, from: Data(job.payload.utf8))
+        guard let stored = try await OutboxMessage.find(payload.outboxID, on: db), stored.status != .sent else { return }
         do {
-            try await client.send(message)
-            try await OutboxMessage(message: message, status: .sent).create(on: db)
+            try await client.send(MailMessage(to: stored.recipient, subject: stored.subject, body: stored.body))
+            stored.status = .sent
+            stored.error = nil
+            try await stored.save(on: db)
         } catch {
-            logger.error("SMTP delivery to \(message.to) failed: \(error)")
-            try await OutboxMessage(message: message, status: .failed, error: "\(error)").create(on: db)
+            logger.error("SMTP delivery to \(stored.recipient) failed (attempt \(job.attempts) of \(job.maxAttempts)): \(error)")
+            stored.status = job.attempts >= job.maxAttempts ? .failed : .queued
+            stored.error = String("\(error)".prefix(2000))
+            try await stored.save(on: db)
+            throw error
         }
+    }
+
+    /// Makes this the application's mailer and registers its delivery job.
+    func install(on app: Application) {
+        app.mailer = self
+        app.jobs.register(Self.job) { job, app in try await self.deliver(job, on: app.db) }
     }
 }
 

@@ -145,6 +145,7 @@ extension Request {
         if let actor {
             if actor.isCoordinator {
                 items.append(("nav-campaigns", "/campaigns", "nav.campaigns"))
+                items.append(("nav-coordination", "/coordination", "nav.coordination"))
                 items.append(("nav-approvals", "/approvals", "nav.approvals"))
                 items.append(("nav-members", "/members", "nav.members"))
             }

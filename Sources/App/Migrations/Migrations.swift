@@ -18,5 +18,7 @@ enum Migrations {
         app.migrations.add(CreateExpertNetwork())
         app.migrations.add(CreatePlatformSettings())
         app.migrations.add(CreateNotifications())
+        app.migrations.add(CreateListingResponses())
+        app.migrations.add(AddExpertPhoto())
     }
 }

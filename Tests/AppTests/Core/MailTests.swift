@@ -71,15 +71,21 @@ final class FakeSMTPServer: @unchecked Sendable {
 
 @Suite("Mail delivery")
 struct MailTests {
-    @Test("SMTP delivery speaks the protocol, encodes UTF-8, and records the mail as sent in the outbox")
+    @Test("SMTP delivery goes through the job queue, speaks the protocol, encodes UTF-8, and records the mail as sent")
     func delivers() async throws {
         let server = FakeSMTPServer(requireAuth: true)
         let port = try await server.start()
         try await withInterba(seed: false) { app in
             let mailer = SMTPMailer(client: SMTPClient(host: "127.0.0.1", port: port, username: "mailer", password: "s3cret",
                                                        from: "Interba <no-reply@interba.test>"), logger: app.logger)
+            mailer.install(on: app)
             try await mailer.send(MailMessage(to: "Ëndrit Çela <endrit@example.org>", subject: "Mirë se vini në Interba",
                                               body: "Përshëndetje,\nkjo është një provë."), on: app.db)
+            // Nothing is sent inside the request: the mail waits in the outbox with its job.
+            #expect(server.lines.isEmpty)
+            #expect(try await OutboxMessage.query(on: app.db).first()?.status == .queued)
+            #expect(try await Job.query(on: app.db).filter(\.$kind == SMTPMailer.job).count() == 1)
+            #expect(try await app.jobs.drain() == 1)
             let lines = server.lines
             #expect(lines.contains("MAIL FROM:<no-reply@interba.test>"))
             #expect(lines.contains("RCPT TO:<endrit@example.org>"))
@@ -95,24 +101,38 @@ struct MailTests {
         try await server.stop()
     }
 
-    @Test("a refused or unreachable server keeps the mail in the outbox as failed, with the reason")
+    @Test("a refused or unreachable server: the job retries with backoff, then the mail stays in the outbox as failed, with the reason")
     func failureIsKept() async throws {
         let server = FakeSMTPServer()
         let port = try await server.start()
         try await withInterba(seed: false) { app in
             let wrong = SMTPMailer(client: SMTPClient(host: "127.0.0.1", port: port, username: "mailer", password: "nope",
-                                                      from: "no-reply@interba.test"), logger: app.logger)
+                                                      from: "no-reply@interba.test"), logger: app.logger, maxAttempts: 2)
+            wrong.install(on: app)
             try await wrong.send(MailMessage(to: "a@example.org", subject: "x", body: "y"), on: app.db)
+            #expect(try await app.jobs.drain() == 1)
+            // First attempt failed: still queued, with the reason, and the job waits for its retry.
+            let waiting = try #require(try await OutboxMessage.query(on: app.db).first())
+            #expect(waiting.status == .queued)
+            #expect(waiting.error?.contains("535") == true)
+            let job = try #require(try await Job.query(on: app.db).first())
+            #expect(job.state == .queued && job.attempts == 1 && job.runAt > Date())
+            // The retry is due later; run it now by moving the runner's clock.
+            app.jobs.now = { Date().addingTimeInterval(3600) }
+            #expect(try await app.jobs.drain() == 1)
             let failed = try #require(try await OutboxMessage.query(on: app.db).first())
             #expect(failed.status == .failed)
             #expect(failed.error?.contains("535") == true)
             #expect(failed.error?.contains("s3cret") == false)
+            #expect(try await Job.query(on: app.db).first()?.state == .failed)
         }
         try await server.stop()
         try await withInterba(seed: false) { app in
             let closed = SMTPMailer(client: SMTPClient(host: "127.0.0.1", port: port, username: nil, password: nil,
-                                                       from: "no-reply@interba.test"), logger: app.logger)
+                                                       from: "no-reply@interba.test"), logger: app.logger, maxAttempts: 1)
+            closed.install(on: app)
             try await closed.send(MailMessage(to: "a@example.org", subject: "x", body: "y"), on: app.db)
+            try await app.jobs.drain()
             #expect(try await OutboxMessage.query(on: app.db).first()?.status == .failed)
         }
     }

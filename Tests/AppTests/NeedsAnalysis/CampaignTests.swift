@@ -368,9 +368,10 @@ struct RespondingTests {
 
 @Suite("Knowledge capital")
 struct KnowledgeCapitalTests {
-    @Test("after an anonymous submission a respondent may share expertise by name; the coordinator nominates")
+    @Test("after an anonymous submission a respondent may share expertise by name; the coordinator nominates, which invites them as an expert")
     func shareExpertise() async throws {
-        try await withInterba { app in
+        let mailer = RecordingMailer()
+        try await withInterba(mailer: mailer) { app in
             let coordinator = WebClient(app)
             try await coordinator.signIn(demo("coordinator.tirana"))
             let campaign = try await CampaignFixture.create(coordinator, app, groups: ["academic_staff"], minimum: "1")
@@ -402,6 +403,38 @@ struct KnowledgeCapitalTests {
             #expect(list.body.string.contains("data-email=\"elira@example.org\""))
             _ = try await coordinator.post("/campaigns/\(campaign.requireID())/knowledge-capital/\(declaration.requireID())", [("status", "nominated")])
             #expect(try await KnowledgeCapitalDeclaration.find(declaration.requireID(), on: app.db)?.status == .nominated)
+            // Elira has no account: she is invited with the expert role, and her profile is made from what she declared.
+            let invitation = try #require(try await OneTimeLink.query(on: app.db).filter(\.$email == "elira@example.org").first())
+            #expect(invitation.role == Role.expert.rawValue)
+            #expect(try await ExpertProfile.query(on: app.db).count() == 0)
+            let link = try #require(mailer.link(to: "elira@example.org"))
+            let invitationToken = String(try #require(link.split(separator: "/").last))
+            let joined = try await WebClient(app).post("/invitations/\(invitationToken)", [("name", "Elira Dervishi"), ("password", "a long enough passphrase 42")])
+            #expect(joined.status == .seeOther)
+            let elira = try await app.user("elira@example.org")
+            let profile = try #require(try await ExpertProfile.query(on: app.db).filter(\.$user.$id == elira.requireID()).first())
+            #expect(profile.source == .needsAnalysis)
+            #expect(profile.status == .nominated)
+            let competencies = try await ExpertCompetency.query(on: app.db).filter(\.$expert.$id == profile.requireID()).all()
+            #expect(Set(competencies.map(\.area)) == ["A4", "A9"])
+            #expect(competencies.allSatisfy { $0.proficiency == 2 && $0.evidence.contains("Erasmus+ CBHE 2019–2022") })
+            // Someone who already has an account gets the nominated profile at once (and only one, however often).
+            let known = KnowledgeCapitalDeclaration()
+            known.$campaign.id = try campaign.requireID()
+            known.institutionID = try #require(try await app.user(demo("staff.tirana")).$institution.id)
+            known.name = "Sara Stafi"
+            known.email = demo("staff.tirana")
+            known.areas = ["A7"]
+            known.projects = ""
+            known.status = .new
+            try await known.create(on: app.db)
+            for _ in 0..<2 {
+                let nominated = try await coordinator.post("/campaigns/\(campaign.requireID())/knowledge-capital/\(known.requireID())", [("status", "nominated")])
+                #expect(nominated.status == .seeOther)
+            }
+            let sara = try await app.user(demo("staff.tirana"))
+            #expect(try await ExpertProfile.query(on: app.db).filter(\.$user.$id == sara.requireID()).count() == 1)
+            #expect(mailer.sent.contains { $0.to == demo("staff.tirana") && $0.subject == app.catalog.text("experts.mail.nominated", .en) })
             let other = WebClient(app)
             try await other.signIn(demo("coordinator.uet"))
             #expect(try await other.get("/campaigns/\(campaign.requireID())/knowledge-capital").status == .forbidden)

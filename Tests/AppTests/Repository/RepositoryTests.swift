@@ -30,12 +30,13 @@ extension WebClient {
     }
 
     /// Posts a multipart upload with the session's CSRF token.
-    func upload(_ path: String, filename: String, data: Data, contentType: String = "application/octet-stream") async throws -> TestingHTTPResponse {
+    func upload(_ path: String, filename: String, data: Data, contentType: String = "application/octet-stream",
+                field: String = "file") async throws -> TestingHTTPResponse {
         let token = try await csrfToken()
         let boundary = "----interba-test-\(UUID().uuidString)"
         var body = Data()
         body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"_csrf\"\r\n\r\n\(token)\r\n".utf8))
-        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
+        body.append(Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(field)\"; filename=\"\(filename)\"\r\nContent-Type: \(contentType)\r\n\r\n".utf8))
         body.append(data)
         body.append(Data("\r\n--\(boundary)--\r\n".utf8))
         var headers = HTTPHeaders()

@@ -239,6 +239,8 @@ struct AccountRoutes: RouteCollection {
         do {
             let user = try await req.accounts.acceptInvitation(token: token, name: input.name ?? "", password: input.password ?? "",
                                                                locale: req.locale)
+            // Someone nominated from a needs-analysis declaration gets the expert profile of what they declared.
+            try await req.nominations.claimDeclarations(for: user)
             try await req.rotateSession()
             req.auth.login(user)
             req.session.authenticate(user)

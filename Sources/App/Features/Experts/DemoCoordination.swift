@@ -113,6 +113,13 @@ struct DemoCoordination {
         // submitted
         let submitted = try await make(staff, "Internationalising the learning outcomes of the Economics bachelor", "Programme leaders do not know how to write global learning outcomes.", ["A3"])
         try await service.submit(submitted, by: staff)
+        // late: submitted two weeks ago and never triaged; the sweep escalates it when the server starts, and the
+        // dashboards list it among the requests whose time ran out
+        let late = try await make(staff, "Intercultural competence in the nursing curriculum", "Clinical placements abroad are rare; students need intercultural skills at home.", ["A3", "A7"])
+        try await service.submit(late, by: staff)
+        late.levelSince = Date().addingTimeInterval(-14 * 86400)
+        late.submittedAt = late.levelSince
+        try await late.save(on: db)
         // needs information
         let needsInfo = try await make(staff, "Guest lectures by diaspora academics", "We lack contacts and a format.", ["A6"])
         try await service.submit(needsInfo, by: staff)

@@ -48,6 +48,9 @@ final class ExpertProfile: Model, @unchecked Sendable {
     @Field(key: "rating_sum") var ratingSum: Int
     @Field(key: "rating_count") var ratingCount: Int
     @OptionalField(key: "nominated_by_id") var nominatedByID: UUID?
+    /// The optional photo in the file store (migration 0015).
+    @OptionalField(key: "photo_sha256") var photoSHA256: String?
+    @OptionalField(key: "photo_type") var photoType: String?
     @Timestamp(key: "created_at", on: .create) var createdAt: Date?
     @Timestamp(key: "updated_at", on: .update) var updatedAt: Date?
 

@@ -7,9 +7,12 @@ struct ExpertRoutes: RouteCollection {
     func boot(routes: any RoutesBuilder) throws {
         let experts = routes.grouped("experts")
         experts.get(use: directory)
+        experts.get(":id", "photo", use: photo)
         let signedIn = experts.grouped(User.redirectMiddleware(path: "/signin"))
         signedIn.get("me", use: myProfile)
         signedIn.post("me", use: saveProfile)
+        signedIn.on(.POST, "me", "photo", body: .collect(maxSize: "8mb"), use: uploadPhoto)
+        signedIn.post("me", "photo", "remove", use: removePhoto)
         signedIn.get("manage", use: manage)
         signedIn.post("manage", "nominate", use: nominate)
         signedIn.post(":id", "status", use: setStatus)
@@ -29,6 +32,7 @@ struct ExpertRoutes: RouteCollection {
             var languages: String
             var formats: String
             var bio: String
+            var photo: String?
         }
         var cards: [Card]
         var areas: [Choice]
@@ -67,7 +71,7 @@ struct ExpertRoutes: RouteCollection {
                 competencies: own.map { c in "\(c.area) \(areas.first { $0.code == c.area }.map { localized($0.names, req.locale) } ?? "") · \(req.t("experts.proficiency.\(c.proficiency)"))" },
                 languages: profile.languages.map { tag in languages.first { $0.tag == tag }.map { localized($0.names, req.locale) } ?? tag }.joined(separator: ", "),
                 formats: profile.formats.map { req.t("rfk.format.\($0)") }.joined(separator: ", "),
-                bio: profile.bio))
+                bio: profile.bio, photo: profile.photoSHA256 == nil ? nil : "/experts/\(profile.id!.uuidString)/photo"))
         }
         cards.sort { $0.name < $1.name }
         let any = Choice(value: "", label: req.t("experts.any"), selected: false)
@@ -106,6 +110,8 @@ struct ExpertRoutes: RouteCollection {
         var formats: [Choice]
         var windows: [WindowRow]
         var isPublic: Bool
+        var photo: String?
+        var maxPhoto: String
     }
 
     struct ProfileInput {
@@ -174,7 +180,9 @@ struct ExpertRoutes: RouteCollection {
             windows: windows.enumerated().map { index, window in
                 .init(index: index, start: window.start, end: window.end, note: window.note, error: messages["windows[\(index)][end]"])
             },
-            isPublic: input.isPublic)
+            isPublic: input.isPublic,
+            photo: profile?.photoSHA256 == nil ? nil : "/experts/\(profile!.id!.uuidString)/photo",
+            maxPhoto: ByteCountFormatter.string(fromByteCount: Int64(ExpertPhoto.maxBytes), countStyle: .file))
     }
 
     func myProfile(req: Request) async throws -> Response {
@@ -339,26 +347,7 @@ struct ExpertRoutes: RouteCollection {
               let user = try await User.find(userID, on: req.db), let institutionID = user.$institution.id,
               let institution = try await Institution.find(institutionID, on: req.db), let place = institution.place else { throw Abort(.badRequest) }
         guard actor.canManage(place) else { throw Forbidden() }
-        if try await ExpertProfile.query(on: req.db).filter(\.$user.$id == userID).first() == nil {
-            let profile = ExpertProfile()
-            profile.$user.id = userID
-            profile.$institution.id = institutionID
-            profile.status = .nominated
-            profile.level = .institutional
-            profile.source = .coordinator
-            profile.bio = ""
-            profile.languages = user.languages
-            profile.formats = []
-            profile.capacity = 2
-            profile.isPublic = false
-            profile.ratingSum = 0
-            profile.ratingCount = 0
-            profile.nominatedByID = actor.userID
-            try await profile.create(on: req.db)
-            try await req.application.mailer.send(MailMessage(
-                to: user.email, subject: req.t("experts.mail.nominated"),
-                body: req.t("experts.mail.nominated-body", "\(req.application.config.baseURL)/experts/me") + "\n"), on: req.db)
-        }
+        try await req.nominations.nominate(user, institutionID: institutionID, source: .coordinator, by: actor.userID)
         req.flash("success", "experts.nominated")
         return req.seeOther("/experts/manage")
     }

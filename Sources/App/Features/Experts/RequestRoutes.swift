@@ -27,6 +27,8 @@ struct RequestRoutes: RouteCollection {
         requests.post(":id", "evaluate", use: evaluate)
         requests.post(":id", "withdraw", use: withdraw)
         requests.post(":id", "resolve", use: resolve)
+        requests.post(":id", "listing", use: respondToListing)
+        requests.post(":id", "listing", ":responseID", "reply", use: replyToListing)
         let offers = routes.grouped(User.redirectMiddleware(path: "/signin")).grouped("offers")
         offers.get(use: myOffers)
         offers.post(":offerID", "answer", use: answer)
@@ -230,6 +232,10 @@ struct RequestRoutes: RouteCollection {
         struct Suggestion: Encodable { var id: String; var href: String; var title: String; var snippet: String }
         struct OfferRow: Encodable { var expert: String; var state: String; var expires: String; var score: String; var reason: String? }
         struct Contact: Encodable { var role: String; var name: String; var email: String }
+        struct ListingAnswer: Encodable {
+            var id: String; var name: String; var institution: String; var message: String; var reply: String?
+            var expertID: String?; var when: String
+        }
         var id: String
         var title: String
         var state: String
@@ -258,6 +264,12 @@ struct RequestRoutes: RouteCollection {
         var knowledgeCaseDrafted: Bool
         var form: FormState
         var formats: [Choice]
+        /// At the open listing: may this person answer, what they answered, and (owner, coordinator) all answers.
+        var listed: Bool
+        var canRespond: Bool
+        var myAnswer: ListingAnswer?
+        var answers: [ListingAnswer]
+        var canReply: Bool
     }
 
     func showView(_ req: Request, _ request: KnowledgeRequest, _ actor: Actor, form: FormState = FormState()) async throws -> ShowView {
@@ -273,7 +285,8 @@ struct RequestRoutes: RouteCollection {
         let requesterUser = try await User.find(request.$requester.id, on: req.db)
         // At the open listing, a request is anonymised for others unless its requester agreed to share it.
         let place = try await service.place(of: request, on: req.db)
-        let anonymised = roles.isEmpty && !request.consentToShare && !actor.canManage(place)
+        let replied = roles.isEmpty ? try await service.ownerReplied(request, to: actor.userID) : false
+        let anonymised = roles.isEmpty && !request.consentToShare && !actor.canManage(place) && !replied
 
         var facts: [ShowView.Item] = [
             .init(label: req.t("rfk.field.areas"), value: request.areas.map { code in areas.first { $0.code == code }.map { "\(code) · \(localized($0.names, req.locale))" } ?? code }.joined(separator: ", ")),
@@ -302,12 +315,12 @@ struct RequestRoutes: RouteCollection {
                 let what: String
                 if let row = RequestWorkflow.transitions.first(where: { $0.event.rawValue == event.event && $0.from.contains(RfKState(rawValue: event.fromState) ?? .draft) }) {
                     what = req.t(row.records)
-                } else if event.event == "sla_warning" {
-                    what = req.t("rfk.history.sla-warning")
+                } else if ["sla_warning", "listing_response"].contains(event.event) {
+                    what = req.t(event.note)
                 } else {
                     what = req.t("rfk.history.refused")
                 }
-                let note = event.note.hasPrefix("rfk.") ? req.t(event.note) : event.note
+                let note = ["sla_warning", "listing_response"].contains(event.event) ? "" : (event.note.hasPrefix("rfk.") ? req.t(event.note) : event.note)
                 return .init(when: req.formatDate(event.createdAt, time: true),
                              who: event.actorID.flatMap { id in people.first { $0.id == id }?.name } ?? req.t("rfk.actor.\(event.actorKind)"),
                              what: what, note: note, level: req.t("rfk.level.\(event.level)"))
@@ -374,6 +387,27 @@ struct RequestRoutes: RouteCollection {
            try await req.repository.canEdit(record, by: actor) {
             knowledgeCase = "/repository/\(caseID.uuidString)"
         }
+        // The open listing: answers from members, the owner's replies.
+        let listed = service.isListed(request)
+        var answers: [ShowView.ListingAnswer] = []
+        var myAnswer: ShowView.ListingAnswer?
+        let rows = try await ListingResponse.query(on: req.db).filter(\.$request.$id == request.requireID()).sort(\.$createdAt).all()
+        if !rows.isEmpty {
+            let people = try await User.query(on: req.db).filter(\.$id ~~ rows.map(\.responderID)).all()
+            let profiles = try await ExpertProfile.query(on: req.db).filter(\.$user.$id ~~ rows.map(\.responderID)).filter(\.$status == .active).all()
+            let homes = try await Institution.query(on: req.db).filter(\.$id ~~ people.compactMap { $0.$institution.id }).all()
+            for row in rows {
+                let person = people.first { $0.id == row.responderID }
+                let answer = ShowView.ListingAnswer(
+                    id: row.id!.uuidString, name: person?.name ?? "?",
+                    institution: homes.first { $0.id == person?.$institution.id }.map { localized($0.names, req.locale) } ?? "",
+                    message: row.message, reply: row.reply,
+                    expertID: profiles.first { $0.$user.id == row.responderID }?.id?.uuidString,
+                    when: req.formatDate(row.createdAt, time: true))
+                if row.responderID == actor.userID { myAnswer = answer }
+                if isRequester || isCoordinator { answers.append(answer) }
+            }
+        }
         return ShowView(
             id: id, title: request.title, state: req.t(state.catalogKey), stateCode: state.rawValue, level: req.t("rfk.level.\(request.level)"),
             facts: facts, sections: sections, requester: anonymised ? req.t("rfk.anonymous") : (requesterUser?.name ?? ""), anonymised: anonymised,
@@ -389,7 +423,9 @@ struct RequestRoutes: RouteCollection {
             knowledgeCase: knowledgeCase,
             knowledgeCaseDrafted: request.knowledgeCaseID != nil,
             form: form,
-            formats: RequestService.formats.map { Choice(value: $0, label: req.t("rfk.format.\($0)"), selected: $0 == request.formats.first) })
+            formats: RequestService.formats.map { Choice(value: $0, label: req.t("rfk.format.\($0)"), selected: $0 == request.formats.first) },
+            listed: listed, canRespond: listed && !isRequester && myAnswer == nil, myAnswer: myAnswer, answers: answers,
+            canReply: isRequester && listed)
     }
 
     func show(req: Request) async throws -> Response {
@@ -427,6 +463,8 @@ struct RequestRoutes: RouteCollection {
         var evaluation: String?
         var record_id: String?
         var accept: String?
+        var listing_message: String?
+        var reply: String?
     }
 
     /// Runs one action; rule errors come back as a message on the request page, form errors with what was typed.
@@ -446,7 +484,9 @@ struct RequestRoutes: RouteCollection {
             }
             req.flash("error", error.catalogKey)
         } catch let errors as FieldErrors {
-            var state = FormState(values: ["note": form.note ?? "", "evaluation": form.evaluation ?? "", "planned_on": form.planned_on ?? ""])
+            var state = FormState(values: ["note": form.note ?? "", "evaluation": form.evaluation ?? "", "planned_on": form.planned_on ?? "",
+                                           "listing_message": form.listing_message ?? "", "reply": form.reply ?? "",
+                                           "reply_to": req.parameters.get("responseID") ?? ""])
             for (field, key) in errors.fields { state.add(field, req.t(key)) }
             return try await req.page("requests/show", titleKey: "rfk.record_title", titleArguments: [request.title],
                                       try await showView(req, request, actor, form: state), status: .unprocessableEntity)
@@ -497,6 +537,19 @@ struct RequestRoutes: RouteCollection {
         try await act(req, success: "rfk.resolved") { service, request, actor, form in
             guard let id = UUID(uuidString: form.record_id ?? "") else { throw CoordinationError.recordNotPublished }
             try await service.resolve(request, with: id, by: actor)
+        }
+    }
+
+    func respondToListing(req: Request) async throws -> Response {
+        try await act(req, success: "rfk.listing_sent") { service, request, actor, form in
+            try await service.respondToListing(request, message: form.listing_message ?? "", by: actor)
+        }
+    }
+
+    func replyToListing(req: Request) async throws -> Response {
+        try await act(req, success: "rfk.listing_replied") { service, request, actor, form in
+            guard let id = req.parameters.get("responseID", as: UUID.self) else { throw Abort(.notFound) }
+            try await service.replyToListing(request, responseID: id, message: form.reply ?? "", by: actor)
         }
     }
 

@@ -29,6 +29,8 @@ enum CoordinationError: Error, Equatable {
     case expertNotAvailable
     case noCandidate
     case recordNotPublished
+    case notListed
+    case alreadyResponded
 
     var catalogKey: String {
         switch self {
@@ -41,6 +43,8 @@ enum CoordinationError: Error, Equatable {
         case .expertNotAvailable: "rfk.error.expert-not-available"
         case .noCandidate: "rfk.error.no-candidate"
         case .recordNotPublished: "rfk.error.record-not-published"
+        case .notListed: "rfk.error.not-listed"
+        case .alreadyResponded: "rfk.error.already-responded"
         }
     }
 }
@@ -135,7 +139,9 @@ struct RequestService {
            try await RequestOffer.query(on: db).filter(\.$request.$id == request.requireID()).filter(\.$expert.$id == profile.requireID()).count() > 0 {
             return true
         }
-        return request.level >= 4 && RequestWorkflow.openStates.contains(request.workflowState)
+        if request.level >= 4 && RequestWorkflow.openStates.contains(request.workflowState) { return true }
+        // Someone who answered the open listing keeps seeing the request (and the owner's reply).
+        return try await ListingResponse.query(on: db).filter(\.$request.$id == request.requireID()).filter(\.$responderID == actor.userID).count() > 0
     }
 
     // MARK: the state machine
@@ -393,11 +399,16 @@ struct RequestService {
 
     /// A refused attempt that changes nothing but belongs in the trail.
     private func record(_ request: KnowledgeRequest, note: String, actorID: UUID?, on db: any Database) async throws {
+        try await trail(request, event: "refused", actorKind: "refused", actorID: actorID, note: note, on: db)
+    }
+
+    /// A trail entry that is not a transition (a refusal, a deadline warning, an answer at the open listing).
+    func trail(_ request: KnowledgeRequest, event: String, actorKind: String, actorID: UUID?, note: String, on db: any Database) async throws {
         let entry = RequestEvent()
         entry.$request.id = try request.requireID()
         entry.actorID = actorID
-        entry.actorKind = "refused"
-        entry.event = "refused"
+        entry.actorKind = actorKind
+        entry.event = event
         entry.fromState = request.state
         entry.toState = request.state
         entry.level = request.level
@@ -469,15 +480,7 @@ struct RequestService {
             let warned = try await RequestEvent.query(on: db).filter(\.$request.$id == request.requireID())
                 .filter(\.$event == "sla_warning").filter(\.$level == request.level).count()
             guard warned == 0 else { continue }
-            let entry = RequestEvent()
-            entry.$request.id = try request.requireID()
-            entry.actorKind = RfKActor.system.rawValue
-            entry.event = "sla_warning"
-            entry.fromState = request.state
-            entry.toState = request.state
-            entry.level = request.level
-            entry.note = "rfk.history.sla-warning"
-            try await entry.create(on: db)
+            try await trail(request, event: "sla_warning", actorKind: RfKActor.system.rawValue, actorID: nil, note: "rfk.history.sla-warning", on: db)
             try await notifyCoordinators(request, subjectKey: "rfk.mail.sla-warning")
         }
         return (expired, escalated)

@@ -372,7 +372,19 @@ struct CampaignRoutes: RouteCollection {
         guard let id = req.parameters.get("declarationID", as: UUID.self),
               let status = KnowledgeCapitalDeclaration.Status(rawValue: try req.content.decode(Input.self).status) else { throw Abort(.badRequest) }
         try await req.campaigns.setDeclarationStatus(id, to: status, campaign: campaign, by: actor)
-        req.flash("success", "kc.saved")
+        if status == .nominated, let declaration = try await KnowledgeCapitalDeclaration.find(id, on: req.db) {
+            // Nominating creates the expert profile (or invites the person with the expert role).
+            do {
+                switch try await req.nominations.nominate(declaration, campaignTitle: campaign.title, by: actor, accounts: req.accounts, locale: req.locale) {
+                case .profile: req.flash("success", "kc.nominated_profile")
+                case .invited: req.flash("success", "kc.nominated_invited")
+                }
+            } catch is Forbidden {
+                req.flash("error", "kc.nominate_not_allowed")
+            }
+        } else {
+            req.flash("success", "kc.saved")
+        }
         return req.seeOther("/campaigns/\(campaign.id!.uuidString)/knowledge-capital")
     }
 }

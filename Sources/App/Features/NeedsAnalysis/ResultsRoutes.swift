@@ -337,10 +337,7 @@ struct ResultsRoutes: RouteCollection {
         case "areas.csv": csv = try exporter.areas(campaign)
         default: throw Abort(.notFound)
         }
-        let response = Response(status: .ok, body: .init(data: csv.data(bom: bom)))
-        response.headers.contentType = HTTPMediaType(type: "text", subType: "csv", parameters: ["charset": "utf-8"])
         let name = OrganisationService.slug(from: campaign.title).prefix(60)
-        response.headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"\(name)-\(file)\"")
-        return response
+        return csv.response(filename: "\(name)-\(file)", bom: bom)
     }
 }
