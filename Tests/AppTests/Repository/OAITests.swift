@@ -125,6 +125,25 @@ struct OAITests {
         #expect(errorCode(xml) == "noSetHierarchy")
     }
 
+    @Test("resumption tokens carry the list size counted on the first page; tokens without it still work")
+    func tokenCarriesTotal() throws {
+        let date = Date(timeIntervalSince1970: 1_700_000_000)
+        let state = OAIResumptionState(metadataPrefix: "oai_dc", set: "area:A4", from: date, until: nil, offset: 200, total: 1234)
+        let token = OAIResumptionToken.encode(state)
+        #expect(OAIResumptionToken.decode(token) == state)
+        // A token of the earlier form (no size) decodes with the size unknown, so that page counts again.
+        var old = state
+        old.total = nil
+        let oldToken = OAIResumptionToken.encode(old)
+        #expect(oldToken != token)
+        #expect(OAIResumptionToken.decode(oldToken)?.total == nil)
+        #expect(OAIResumptionToken.decode(oldToken)?.offset == 200)
+        // Any edit breaks the checksum.
+        var edited = Array(token)
+        edited[edited.count / 2] = edited[edited.count / 2] == "A" ? "B" : "A"
+        #expect(OAIResumptionToken.decode(String(edited)) == nil)
+    }
+
     @Test("a public record that becomes network-only or archived stays harvestable as deleted")
     func persistentDeletes() async throws {
         try await withInterba(records: false) { app in

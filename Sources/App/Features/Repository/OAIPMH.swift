@@ -137,14 +137,18 @@ public struct OAIListQuery: Sendable, Equatable {
     public var set: String?
     public var offset: Int
     public var limit: Int
+    /// The complete list size counted for the first page and carried in the resumption token, so later pages need
+    /// not count again; a source may return it as `total` (nil: count).
+    public var knownTotal: Int?
 
     public init(from: Date? = nil, until: Date? = nil, set: String? = nil, offset: Int = 0,
-                limit: Int = OAIPMH.pageSize) {
+                limit: Int = OAIPMH.pageSize, knownTotal: Int? = nil) {
         self.from = from
         self.until = until
         self.set = set
         self.offset = offset
         self.limit = limit
+        self.knownTotal = knownTotal
     }
 
     /// Exclusive upper bound, `until + 1s`, for storage queries (`datestamp < untilExclusive`).
@@ -452,7 +456,7 @@ public enum OAIPMH {
         }
 
         let query = OAIListQuery(from: state.from, until: state.until, set: state.set,
-                                 offset: state.offset, limit: pageSize)
+                                 offset: state.offset, limit: pageSize, knownTotal: state.total)
         let result = try await source.items(query)
         let page = Array(result.items.prefix(pageSize))
         if resumed && (state.offset >= result.total || page.isEmpty) {
@@ -477,6 +481,7 @@ public enum OAIPMH {
         if end < total {
             var next = state
             next.offset = end
+            next.total = total
             x.element("resumptionToken", OAIResumptionToken.encode(next), tokenAttributes)
         } else if state.offset > 0 {
             x.empty("resumptionToken", tokenAttributes)
@@ -746,10 +751,12 @@ struct OAIResumptionState: Sendable, Equatable {
     var from: Date?
     var until: Date?
     var offset: Int
+    /// The complete list size counted on the first page (absent in tokens of earlier versions).
+    var total: Int? = nil
 }
 
 /// Stateless, opaque resumption tokens: base64url (no padding) of
-/// `1|prefix|set|fromEpoch|untilEpoch|offset` plus an 8-byte FNV-1a checksum. The checksum
+/// `1|prefix|set|fromEpoch|untilEpoch|offset[|total]` plus an 8-byte FNV-1a checksum. The checksum
 /// catches random edits and truncation. It is not a signature: a forged token can only ask for
 /// a list anyone can already request directly.
 enum OAIResumptionToken {
@@ -758,8 +765,8 @@ enum OAIResumptionToken {
 
     static func encode(_ state: OAIResumptionState) -> String {
         func epoch(_ d: Date?) -> String { d.map { String(Int64($0.timeIntervalSince1970.rounded(.down))) } ?? "" }
-        let payload = ["1", state.metadataPrefix, state.set ?? "", epoch(state.from), epoch(state.until),
-                       String(state.offset)].joined(separator: "|")
+        let payload = (["1", state.metadataPrefix, state.set ?? "", epoch(state.from), epoch(state.until),
+                        String(state.offset)] + (state.total.map { [String($0)] } ?? [])).joined(separator: "|")
         var bytes = Array(payload.utf8)
         var sum = checksum(bytes).bigEndian
         withUnsafeBytes(of: &sum) { bytes.append(contentsOf: $0) }
@@ -781,9 +788,14 @@ enum OAIResumptionToken {
         let stored = bytes[(bytes.count - 8)...].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         guard stored == checksum(payload), let text = String(bytes: payload, encoding: .utf8) else { return nil }
         let fields = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        guard fields.count == 6, fields[0] == "1", OAISyntax.isMetadataPrefix(fields[1]),
+        guard fields.count == 6 || fields.count == 7, fields[0] == "1", OAISyntax.isMetadataPrefix(fields[1]),
               fields[2].isEmpty || OAISyntax.isSetSpec(fields[2]),
               let offset = Int(fields[5]), offset >= 0 else { return nil }
+        var total: Int?
+        if fields.count == 7 {
+            guard let value = Int(fields[6]), value >= 0 else { return nil }
+            total = value
+        }
         func date(_ s: String) -> Date?? {
             if s.isEmpty { return .some(nil) }
             guard let v = Int64(s), abs(v) < 300_000_000_000 else { return nil }
@@ -791,7 +803,7 @@ enum OAIResumptionToken {
         }
         guard let from = date(fields[3]), let until = date(fields[4]) else { return nil }
         let state = OAIResumptionState(metadataPrefix: fields[1], set: fields[2].isEmpty ? nil : fields[2],
-                                       from: from, until: until, offset: offset)
+                                       from: from, until: until, offset: offset, total: total)
         // Accept only the canonical form, so no other spelling of the same state gets through.
         return encode(state) == token ? state : nil
     }

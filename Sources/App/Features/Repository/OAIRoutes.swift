@@ -75,7 +75,9 @@ struct RepositoryOAISource: OAIDataSource {
                 ? "strpos(oai_sets, \(bind: needle)) > 0" : "instr(oai_sets, \(bind: needle)) > 0"
             builder = builder.filter(.sql(embed: position))
         }
-        let total = try await builder.copy().count()
+        // Later pages of a harvest take the size counted for the first one from the resumption token.
+        let total: Int
+        if let known = query.knownTotal { total = known } else { total = try await builder.copy().count() }
         let records = try await builder.sort(\.$datestamp).sort(\.$id).range(query.offset..<(query.offset + query.limit)).all()
         return (try await items(for: records), total)
     }

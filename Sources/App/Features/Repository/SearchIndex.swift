@@ -250,6 +250,8 @@ protocol SQLSearchIndex: SearchIndex {
     var facetCache: FacetCache { get }
     /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) { get }
+    /// The join from matching documents to their facet rows (`CROSS JOIN` makes SQLite loop over the matches).
+    var facetJoin: String { get }
 }
 
 extension SQLSearchIndex {
@@ -383,9 +385,12 @@ extension SQLSearchIndex {
             var facetClause: SQLQueryString = ""
             if let facet { facetClause = " AND f.facet = \(bind: facet)" }
             else if !filters.isEmpty { facetClause = " AND f.facet NOT IN (\(binds: Array(filters.keys)))" }
+            // From the matching documents to their facet rows (by the doc_id index): SQLite's planner would otherwise
+            // walk every row of the facet from the (facet, value) index and test each against the matches, which
+            // costs four times as much for a word and a filter (CROSS JOIN fixes the order of the loops in SQLite).
             let rows = try await sql.raw("""
-                SELECT f.facet, f.value, COUNT(*) AS n FROM repository_facets f
-                WHERE f.doc_id IN (\(ids))\(facetClause)
+                SELECT f.facet, f.value, COUNT(*) AS n FROM (\(ids)) m \(unsafeRaw: facetJoin) repository_facets f ON f.doc_id = m.doc_id
+                WHERE 1 = 1\(facetClause)
                 GROUP BY f.facet, f.value
                 """).all(decoding: SearchRows.Facet.self)
             for row in rows { facets[row.facet, default: []].append((row.value, Int(row.n))) }
@@ -407,6 +412,7 @@ extension SQLSearchIndex {
 /// SQLite: an FTS5 table (rowid = doc_id) over folded text and the tags, ranked by bm25 with the title weighted up.
 struct SQLiteSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
+    var facetJoin: String { "CROSS JOIN" }
 
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         ("", { _ in "" }, "")
@@ -459,6 +465,7 @@ struct SQLiteSearchIndex: SQLSearchIndex {
 /// (B) and the tags (D), a GIN index, `websearch_to_tsquery` for the words and `ts_rank` for ranking.
 struct PostgresSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
+    var facetJoin: String { "JOIN" }
 
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         (", document",
