@@ -856,6 +856,17 @@ struct OAIXMLBuffer {
     /// it also escapes tab and LF, which attribute normalization would turn into spaces. It drops
     /// C0 controls other than tab, LF and CR, plus U+FFFE and U+FFFF.
     static func escape(_ s: String, inAttribute: Bool) -> String {
+        // Most text needs nothing: check the bytes first (no markup characters, no control characters, and no
+        // 0xEF lead byte, which starts U+FFFE and U+FFFF).
+        let clean = s.utf8.allSatisfy { byte in
+            switch byte {
+            case 0x26, 0x3C, 0x3E, 0x22, 0x27, 0x0D, 0xEF: return false
+            case 0x09, 0x0A: return !inAttribute
+            case 0x00..<0x20: return false
+            default: return true
+            }
+        }
+        if clean { return s }
         var result = String.UnicodeScalarView()
         for scalar in s.unicodeScalars {
             switch scalar.value {

@@ -89,40 +89,59 @@ struct RepositoryOAISource: OAIDataSource {
         return try await items(for: [record]).first
     }
 
-    /// Headers and Dublin Core for a page of records, with a few queries for the whole page.
+    /// Headers and Dublin Core for a page of records, with a few queries for the whole page. Everything looked up per
+    /// record is put in dictionaries first (a model's property getters are not cheap, and a page has 100 records).
     func items(for records: [RepositoryRecord]) async throws -> [OAIItem] {
-        let live = records.filter(\.isHarvestable)
-        let versions = try await RecordVersion.query(on: db).filter(\.$record.$id ~~ live.compactMap(\.id)).all()
-            .filter { version in live.contains { $0.id == version.$record.id && $0.publishedVersion == version.number } }
-        let files = try await RecordFile.query(on: db).filter(\.$version.$id ~~ versions.compactMap(\.id)).all()
-        let institutions = try await Institution.query(on: db).all()
-        let areas = try await Area.query(on: db).all()
-        let types = try await ResourceType.query(on: db).all()
-        let countries = try await Country.query(on: db).all()
-        let licences = try await Licence.query(on: db).all()
+        var published: [UUID: Int] = [:]
+        for record in records where record.isHarvestable {
+            if let id = record.id, let number = record.publishedVersion { published[id] = number }
+        }
+        var versionOf: [UUID: RecordVersion] = [:]
+        for version in try await RecordVersion.query(on: db).filter(\.$record.$id ~~ Array(published.keys)).all() {
+            let recordID = version.$record.id
+            if published[recordID] == version.number { versionOf[recordID] = version }
+        }
+        var formatsOf: [UUID: Set<String>] = [:]
+        for file in try await RecordFile.query(on: db).filter(\.$version.$id ~~ versionOf.values.compactMap(\.id)).all() {
+            formatsOf[file.$version.id, default: []].insert(file.mediaType)
+        }
+        func english(_ names: [String: String], _ fallback: String) -> String { names["en"] ?? fallback }
+        var publisher: [UUID: String] = [:]
+        for institution in try await Institution.query(on: db).all() {
+            if let id = institution.id { publisher[id] = english(institution.names, institution.shortName) }
+        }
+        var areaName: [String: String] = [:]
+        for area in try await Area.query(on: db).all() { areaName[area.code] = english(area.names, area.code) }
+        var typeName: [String: String] = [:]
+        for type in try await ResourceType.query(on: db).all() { typeName[type.code] = english(type.names, type.code) }
+        var countryName: [String: String] = [:]
+        for country in try await Country.query(on: db).all() { countryName[country.code] = english(country.names, country.code) }
+        var rightsOf: [String: String] = [:]
+        for licence in try await Licence.query(on: db).all() {
+            rightsOf[licence.spdx] = "\(licence.spdx) \(licence.url ?? "")".trimmingCharacters(in: .whitespaces)
+        }
         return records.map { record in
+            let id = record.id!
             let sets = record.oaiSets.split(separator: " ").map(String.init)
-            guard record.isHarvestable, let version = versions.first(where: { $0.$record.id == record.id }) else {
-                return OAIItem(identifier: identifier(record.id!), datestamp: record.datestamp, setSpecs: sets, deleted: true, metadata: nil)
+            guard let version = versionOf[id] else {
+                return OAIItem(identifier: identifier(id), datestamp: record.datestamp, setSpecs: sets, deleted: true, metadata: nil)
             }
-            let institution = institutions.first { $0.id == record.$institution.id }
-            let url = "\(baseURL)/repository/\(record.id!.uuidString)"
-            let licence = licences.first { $0.spdx == version.licence }
+            let licence = version.licence
             let dc = OAIDublinCore(
                 titles: [version.title],
                 creators: version.creators.map(\.name),
-                subjects: version.areas.map { code in areas.first { $0.code == code }?.names["en"] ?? code },
+                subjects: version.areas.map { areaName[$0] ?? $0 },
                 descriptions: [version.description],
-                publishers: institution.map { [$0.names["en"] ?? $0.shortName] } ?? [],
+                publishers: publisher[record.$institution.id].map { [$0] } ?? [],
                 dates: [String(version.year)],
-                types: [types.first { $0.code == version.resourceType }?.names["en"] ?? version.resourceType],
-                formats: Array(Set(files.filter { $0.$version.id == version.id }.map(\.mediaType))).sorted(),
-                identifiers: [url],
+                types: [typeName[version.resourceType] ?? version.resourceType],
+                formats: (version.id.flatMap { formatsOf[$0] } ?? []).sorted(),
+                identifiers: ["\(baseURL)/repository/\(id.uuidString)"],
                 languages: version.languages,
                 relations: version.relatedIdentifiers.map { $0.scheme == "doi" ? "https://doi.org/\($0.value)" : $0.value } + version.links.map(\.url),
-                rights: [licence.map { "\($0.spdx) \($0.url ?? "")".trimmingCharacters(in: .whitespaces) } ?? version.licence],
-                coverage: [countries.first { $0.code == version.countryCode }?.names["en"] ?? version.countryCode])
-            return OAIItem(identifier: identifier(record.id!), datestamp: record.datestamp, setSpecs: sets, deleted: false, metadata: dc)
+                rights: [rightsOf[licence] ?? licence],
+                coverage: [countryName[version.countryCode] ?? version.countryCode])
+            return OAIItem(identifier: identifier(id), datestamp: record.datestamp, setSpecs: sets, deleted: false, metadata: dc)
         }
     }
 }

@@ -124,13 +124,28 @@ enum Snippet {
     static func make(_ text: String, highlight: [String], words: Int = 32) -> String {
         let source = String(text.prefix(20_000))
         let targets = Set(highlight.map(SearchFolding.fold))
+        // Words are runs of letters, combining marks and digits, read scalar by scalar (cheaper than characters);
+        // tokenising stops once the window after the first hit is complete.
+        func isWordScalar(_ scalar: Unicode.Scalar) -> Bool {
+            if scalar.value < 0x80 {
+                let v = scalar.value
+                return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5A) || (v >= 0x61 && v <= 0x7A)
+            }
+            let properties = scalar.properties
+            return properties.isAlphabetic || properties.numericType != nil || properties.generalCategory == .nonspacingMark
+        }
+        let scalars = source.unicodeScalars
         var tokens: [(range: Range<String.Index>, hit: Bool)] = []
-        var index = source.startIndex
-        while index < source.endIndex {
-            guard source[index].isLetter || source[index].isNumber else { index = source.index(after: index); continue }
+        var firstHitIndex: Int?
+        var index = scalars.startIndex
+        while index < scalars.endIndex {
+            if let hit = firstHitIndex, tokens.count > max(0, hit - words / 3) + words { break }
+            guard isWordScalar(scalars[index]) else { index = scalars.index(after: index); continue }
             var end = index
-            while end < source.endIndex, source[end].isLetter || source[end].isNumber { end = source.index(after: end) }
-            tokens.append((index..<end, targets.contains(SearchFolding.fold(String(source[index..<end])))))
+            while end < scalars.endIndex, isWordScalar(scalars[end]) { end = scalars.index(after: end) }
+            let hit = targets.contains(SearchFolding.fold(String(scalars[index..<end])))
+            if hit && firstHitIndex == nil { firstHitIndex = tokens.count }
+            tokens.append((index..<end, hit))
             index = end
         }
         guard !tokens.isEmpty else { return "" }
