@@ -212,6 +212,10 @@ enum SearchRows {
     struct DocID: Decodable { var doc_id: Int64 }
     struct Count: Decodable { var n: Int64 }
     struct Hit: Decodable { var record_id: String; var title: String; var body: String; var published_at: Double }
+    struct CountedHit: Decodable {
+        var record_id: String; var title: String; var body: String; var published_at: Double; var total: Int64
+        var hit: Hit { Hit(record_id: record_id, title: title, body: body, published_at: published_at) }
+    }
     struct Facet: Decodable { var facet: String; var value: String; var n: Int64 }
     struct Page { var total: Int; var rows: [Hit] }
 }
@@ -367,15 +371,20 @@ extension SQLSearchIndex {
             }
         } else {
             guard let all = matching(request.text, tagGroups: groups(except: nil), hidden: hidden) else { return SearchResult(total: 0, hits: [], facets: [:]) }
-            let total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(all.ids)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
             let byRelevance = request.sort == .relevance && !query.isEmpty
             let order: SQLQueryString = byRelevance ? (all.descending ? "m.score DESC" : "m.score ASC") : "s.published_at DESC"
-            let rows = try await sql.raw("""
-                SELECT s.record_id, s.title, s.body, s.published_at FROM (\(byRelevance ? all.ranked : all.ids)) m
+            // The page and the total in one statement (the window counts every match before the LIMIT).
+            let counted = try await sql.raw("""
+                SELECT s.record_id, s.title, s.body, s.published_at, COUNT(*) OVER () AS total FROM (\(byRelevance ? all.ranked : all.ids)) m
                 JOIN repository_search s ON s.doc_id = m.doc_id
                 ORDER BY \(order), s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
-                """).all(decoding: SearchRows.Hit.self)
-            page = SearchRows.Page(total: Int(total), rows: rows)
+                """).all(decoding: SearchRows.CountedHit.self)
+            var total = counted.first?.total ?? 0
+            if counted.isEmpty && request.offset > 0 {
+                // Past the last page: the window saw no rows, so count on their own.
+                total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(all.ids)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
+            }
+            page = SearchRows.Page(total: Int(total), rows: counted.map(\.hit))
             let text = request.text
             let visible = visibilityCondition(request.scope)
             let noWords = query.isEmpty
