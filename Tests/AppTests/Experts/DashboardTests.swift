@@ -153,6 +153,12 @@ struct DashboardPageTests {
             let lines = csv.body.string.replacingOccurrences(of: "\u{FEFF}", with: "").split(separator: "\r\n").map(String.init)
             #expect(lines.first == "area,area_name,open_requests,escalated,open_listing,experts")
             #expect(lines.contains { $0.hasPrefix("A4,") && $0.hasSuffix(",1,0,0,1") })
+            // The unmatched demand feeds the next campaign: the new-campaign form shows it.
+            let newCampaign = try await coordinator.get("/campaigns/new")
+            #expect(newCampaign.body.string.contains("id=\"unmatched-demand-hint\""))
+            let a4 = try #require(try await Area.query(on: f.app.db).filter(\.$code == "A4").first())
+            let row = f.app.catalog.text("campaigns.demand_row", .en, ["A4", localized(a4.names, .en), "1", "1"])
+            #expect(newCampaign.body.string.contains(row.html), "expected \(row)")
             let load = try await coordinator.get("/coordination/experts.csv?bom=0")
             #expect(load.body.string.hasPrefix("name,institution,status,level,capacity,active,open_offers,delivered,mean_rating,ratings\r\nEda Eksperte,"))
 

@@ -79,6 +79,10 @@ struct CampaignRoutes: RouteCollection {
         var scopes: [Choice]
         var institutions: [Choice]
         var groups: [Choice]
+        /// The IaH areas with the most Requests for Knowledge nobody has taken up yet, in the part of the network the
+        /// coordinator coordinates: where the last campaign's answers are not yet met (issue 5, the loop back).
+        var demand: [String]
+        var demandLink: String
     }
 
     /// Scopes the actor may run, as `scope:id` choices.
@@ -114,12 +118,24 @@ struct CampaignRoutes: RouteCollection {
                               selected: selectedTargets.contains(institution.id!.uuidString))
             }
             .sorted { $0.label < $1.label }
+        var demand: [String] = []
+        var demandLink = "/coordination"
+        let dashboards = CoordinationDashboardService(db: req.db)
+        if let scope = try await dashboards.scopes(for: actor).first {
+            demandLink = "/coordination?scope=\(scope.value)#demand-heading"
+            let areas = try await Area.query(on: req.db).all()
+            demand = try await dashboards.load(scope, for: actor).report.demand.prefix(5).map { row in
+                let name = areas.first { $0.code == row.area }.map { localized($0.names, req.locale) } ?? row.area
+                return req.t("campaigns.demand_row", row.area, name, String(row.requests), String(row.experts))
+            }
+        }
         return NewView(
             form: form,
             instruments: instruments.map { .init(value: $0.id!.uuidString, label: "\(localized($0.definition.title, req.locale)) · v\($0.version)", selected: $0.id?.uuidString == form.values["instrument_id"]) },
             scopes: try await scopeChoices(req, actor, selected: form.values["scope"]),
             institutions: institutions,
-            groups: InstrumentDefinition.stakeholderGroups.map { .init(value: $0, label: req.t("group.\($0)"), selected: selectedGroups.contains($0)) })
+            groups: InstrumentDefinition.stakeholderGroups.map { .init(value: $0, label: req.t("group.\($0)"), selected: selectedGroups.contains($0)) },
+            demand: demand, demandLink: demandLink)
     }
 
     func newForm(req: Request) async throws -> Response {
