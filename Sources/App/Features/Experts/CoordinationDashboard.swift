@@ -277,8 +277,11 @@ struct CoordinationDashboardService {
         var institutions: [UUID: Institution]
     }
 
-    func load(_ scope: DashboardScope, for actor: Actor) async throws -> Loaded {
-        guard try await scopes(for: actor).contains(scope) else { throw Forbidden() }
+    /// The report of `scope`, if `actor` coordinates it (`among`: their scopes, when the caller already has them).
+    func load(_ scope: DashboardScope, for actor: Actor, among known: [DashboardScope]? = nil) async throws -> Loaded {
+        var allowed = known ?? []
+        if known == nil { allowed = try await scopes(for: actor) }
+        guard allowed.contains(scope) else { throw Forbidden() }
         let institutions = try await institutions(in: scope)
         let ids = institutions.compactMap(\.id)
         let requests = try await KnowledgeRequest.query(on: db).filter(\.$institution.$id ~~ ids)
@@ -375,7 +378,7 @@ struct CoordinationDashboardRoutes: RouteCollection {
     func show(req: Request) async throws -> Response {
         let actor = try await req.requireActor()
         let (scope, scopes) = try await resolve(req, actor)
-        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor)
+        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor, among: scopes)
         let report = loaded.report
         let countries = Dictionary(try await Country.query(on: req.db).all().map { ($0.code, localized($0.names, req.locale)) }, uniquingKeysWith: { a, _ in a })
         let areas = Dictionary(try await Area.query(on: req.db).all().map { ($0.code, localized($0.names, req.locale)) }, uniquingKeysWith: { a, _ in a })
@@ -431,8 +434,8 @@ struct CoordinationDashboardRoutes: RouteCollection {
 
     func demandCSV(req: Request) async throws -> Response {
         let actor = try await req.requireActor()
-        let (scope, _) = try await resolve(req, actor)
-        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor)
+        let (scope, scopes) = try await resolve(req, actor)
+        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor, among: scopes)
         let areas = Dictionary(try await Area.query(on: req.db).all().map { ($0.code, localized($0.names, req.locale)) }, uniquingKeysWith: { a, _ in a })
         var csv = CSVWriter(header: ["area", "area_name", "open_requests", "escalated", "open_listing", "experts"])
         for row in loaded.report.demand {
@@ -443,8 +446,8 @@ struct CoordinationDashboardRoutes: RouteCollection {
 
     func expertsCSV(req: Request) async throws -> Response {
         let actor = try await req.requireActor()
-        let (scope, _) = try await resolve(req, actor)
-        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor)
+        let (scope, scopes) = try await resolve(req, actor)
+        let loaded = try await CoordinationDashboardService(db: req.db).load(scope, for: actor, among: scopes)
         var csv = CSVWriter(header: ["name", "institution", "status", "level", "capacity", "active", "open_offers", "delivered", "mean_rating", "ratings"])
         for load in loaded.report.experts {
             let profile = loaded.profiles[load.expertID]

@@ -121,10 +121,11 @@ struct CampaignRoutes: RouteCollection {
         var demand: [String] = []
         var demandLink = "/coordination"
         let dashboards = CoordinationDashboardService(db: req.db)
-        if let scope = try await dashboards.scopes(for: actor).first {
+        let scopes = try await dashboards.scopes(for: actor)
+        if let scope = scopes.first {
             demandLink = "/coordination?scope=\(scope.value)#demand-heading"
             let areas = try await Area.query(on: req.db).all()
-            demand = try await dashboards.load(scope, for: actor).report.demand.prefix(5).map { row in
+            demand = try await dashboards.load(scope, for: actor, among: scopes).report.demand.prefix(5).map { row in
                 let name = areas.first { $0.code == row.area }.map { localized($0.names, req.locale) } ?? row.area
                 return req.t("campaigns.demand_row", row.area, name, String(row.requests), String(row.experts))
             }
