@@ -30,9 +30,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .target(name: "CCairo"),
+                .target(name: "CQREncode"),
+                .target(name: "CCMark"),
             ],
             resources: []
         ),
+        // Debian's C libraries for certificates (PDF through cairo, QR codes through libqrencode) and for
+        // Markdown (cmark, the CommonMark reference implementation, safe by default). scripts/install-deps installs them.
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
+        .systemLibrary(name: "CCMark", pkgConfig: "libcmark", providers: [.apt(["libcmark-dev"])]),
         .executableTarget(
             name: "interba",
             dependencies: [.target(name: "App")]

@@ -28,4 +28,9 @@ func routes(_ app: Application) throws {
     try web.register(collection: ExpertRoutes())
     try web.register(collection: NotificationRoutes())
     try web.register(collection: CoordinationDashboardRoutes())
+    try web.register(collection: ModuleRoutes())
+    try web.register(collection: EventRoutes())
+    try web.register(collection: CertificateRoutes())
+    try web.register(collection: TrainedAcademicsRoutes())
+    try web.register(collection: TrainingCalendarRoutes())
 }

@@ -173,7 +173,7 @@ struct TranslateTag: LeafTag {
             throw Abort(.internalServerError, reason: "#t needs a key")
         }
         guard let request = ctx.request else { return .string(key) }
-        let arguments = ctx.parameters.dropFirst().map { $0.string ?? "" }
+        let arguments = ctx.parameters.dropFirst().map { $0.string ?? $0.int.map { String($0) } ?? "" }
         return .string(request.application.catalog.text(key, request.locale, Array(arguments)))
     }
 }

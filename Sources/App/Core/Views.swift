@@ -139,6 +139,8 @@ extension Request {
         var items: [(String, String, String)] = [("nav-home", "/", "nav.home")]
         items.append(("nav-repository", "/repository", "nav.repository"))
         items.append(("nav-experts", "/experts", "nav.experts"))
+        items.append(("nav-training", "/training", "nav.training"))
+        items.append(("nav-events", "/events", "nav.events"))
         if actor != nil { items.append(("nav-requests", "/requests", "nav.requests")) }
         items.append(("nav-institutions", "/institutions", "nav.institutions"))
         items.append(("nav-areas", "/areas", "nav.areas"))
@@ -146,6 +148,7 @@ extension Request {
             if actor.isCoordinator {
                 items.append(("nav-campaigns", "/campaigns", "nav.campaigns"))
                 items.append(("nav-coordination", "/coordination", "nav.coordination"))
+                items.append(("nav-trained", "/trained-academics", "nav.trained"))
                 items.append(("nav-approvals", "/approvals", "nav.approvals"))
                 items.append(("nav-members", "/members", "nav.members"))
             }

@@ -20,5 +20,7 @@ enum Migrations {
         app.migrations.add(CreateNotifications())
         app.migrations.add(CreateListingResponses())
         app.migrations.add(AddExpertPhoto())
+        app.migrations.add(CreateTraining())
+        app.migrations.add(SeedTrainingModules())
     }
 }

@@ -11,6 +11,7 @@ final class AppNotification: Model, @unchecked Sendable {
         case offer, acceptance, escalation
         case slaWarning = "sla_warning"
         case request
+        case training
     }
 
     @ID(key: .id) var id: UUID?
