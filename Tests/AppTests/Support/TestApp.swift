@@ -9,7 +9,7 @@ let onPostgres = (Environment.get("TEST_DATABASE_URL") ?? "").isEmpty == false
 
 /// A configured, migrated application (in-memory SQLite, or the PostgreSQL of TEST_DATABASE_URL, wiped first),
 /// optionally with the demo data set.
-func withInterba(seed: Bool = true, campaigns: Bool = false, records: Bool = false, coordination: Bool = false, mailer: (any Mailer)? = nil, _ body: (Application) async throws -> Void) async throws {
+func withInterba(seed: Bool = true, campaigns: Bool = false, records: Bool = false, coordination: Bool = false, training: Bool = false, mailer: (any Mailer)? = nil, _ body: (Application) async throws -> Void) async throws {
     let app = try await Application.make(.testing)
     app.bcryptCost = 4
     if let mailer { app.mailer = mailer }
@@ -17,7 +17,7 @@ func withInterba(seed: Bool = true, campaigns: Bool = false, records: Bool = fal
         try await configure(app)
         if onPostgres { try await app.autoRevert() }
         try await app.autoMigrate()
-        if seed { _ = try await DemoSeeder.seed(app, on: app.db, withCampaigns: campaigns, withRecords: records, withCoordination: coordination) }
+        if seed { _ = try await DemoSeeder.seed(app, on: app.db, withCampaigns: campaigns, withRecords: records, withCoordination: coordination, withTraining: training) }
         try await body(app)
     } catch {
         // PostgreSQL errors hide their details unless reflected.

@@ -73,7 +73,7 @@ struct DemoSeeder {
 
     /// Loads the demo data set. Refuses to touch a production database that already holds people.
     static func seed(_ app: Application, on db: any Database, withCampaigns: Bool = true, withRecords: Bool = true,
-                     withCoordination: Bool = true) async throws -> Outcome {
+                     withCoordination: Bool = true, withTraining: Bool = true) async throws -> Outcome {
         if try await User.query(on: db).filter(\.$email == "admin@\(domain)").first() != nil { return .alreadySeeded }
         if app.environment == .production, try await User.query(on: db).count() > 0 {
             throw ConfigError("seed-demo refuses to run: this production database already has accounts.")
@@ -139,6 +139,9 @@ struct DemoSeeder {
         }
         if withCoordination {
             try await DemoCoordination(app: app, db: db).seed()
+        }
+        if withTraining {
+            try await DemoTraining(app: app, db: db).seed()
         }
         return .seeded
     }

@@ -35,7 +35,7 @@ struct BenchCoordinationCommand: AsyncCommand {
         if !hasDemo, try await User.query(on: db).count() > 0 {
             throw ConfigError("This database holds accounts but not the demo data set: bench-coordination only runs on a scratch database.")
         }
-        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false) }
+        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false, withTraining: false) }
 
         // (1) Ranking: N candidates with 1–4 competencies, languages, formats, windows and load, for one request.
         var random = SplitMix(seed: 11)

@@ -52,7 +52,7 @@ struct BenchNeedsAnalysisCommand: AsyncCommand {
         if !hasDemo, try await User.query(on: db).count() > 0 {
             throw ConfigError("This database holds accounts but not the demo data set: bench-needs-analysis only runs on a scratch database.")
         }
-        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false) }
+        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false, withTraining: false) }
         let seedTime = ContinuousClock.now - clock
 
         guard let coordinatorUser = try await User.query(on: db).filter(\.$email == "regional@\(DemoSeeder.domain)").first() else {

@@ -37,7 +37,7 @@ struct BenchRepositoryCommand: AsyncCommand {
         if !hasDemo, try await User.query(on: db).count() > 0 {
             throw ConfigError("This database holds accounts but not the demo data set: bench-repository only runs on a scratch database.")
         }
-        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false) }
+        if !hasDemo { _ = try await DemoSeeder.seed(app, on: db, withCampaigns: false, withRecords: false, withCoordination: false, withTraining: false) }
         let seedTime = ContinuousClock.now - clock
 
         clock = ContinuousClock.now
