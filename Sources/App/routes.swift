@@ -7,6 +7,7 @@ func routes(_ app: Application) throws {
     try app.register(collection: OAIRoutes())
     try app.register(collection: RepositoryAPI())
     try app.register(collection: CoordinationAPI())
+    try app.register(collection: TrainingAPI())
 
     // Web pages: the session's person, their language, CSRF checks on every state-changing form.
     // The API authenticates by token only, so a browser session can never drive it (no CSRF exposure).
@@ -28,9 +29,11 @@ func routes(_ app: Application) throws {
     try web.register(collection: ExpertRoutes())
     try web.register(collection: NotificationRoutes())
     try web.register(collection: CoordinationDashboardRoutes())
+    try web.register(collection: ModuleEditorRoutes())
     try web.register(collection: ModuleRoutes())
     try web.register(collection: EventRoutes())
     try web.register(collection: CertificateRoutes())
     try web.register(collection: TrainedAcademicsRoutes())
     try web.register(collection: TrainingCalendarRoutes())
+    try web.register(collection: PortfolioRoutes())
 }

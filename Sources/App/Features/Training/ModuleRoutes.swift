@@ -22,7 +22,9 @@ struct ModuleRoutes: RouteCollection {
     struct IndexView: Encodable {
         var guidelines: [ModuleRow]
         var modules: [ModuleRow]
+        var drafts: [ModuleRow]
         var isCoordinator: Bool
+        var canWrite: Bool
     }
 
     func row(_ req: Request, _ module: TrainingModule) -> ModuleRow {
@@ -32,11 +34,17 @@ struct ModuleRoutes: RouteCollection {
     }
 
     func index(req: Request) async throws -> Response {
-        let modules = try await TrainingModule.query(on: req.db).filter(\.$state ~~ [.piloted, .approved, .published]).sort(\.$slug).all()
+        let all = try await TrainingModule.query(on: req.db).sort(\.$slug).all()
+        let modules = all.filter { [.piloted, .approved, .published].contains($0.state) }
+        let actor = try await req.actor()
+        // Modules still being written are shown to the people who write and approve them.
+        let drafts = actor.map { actor in all.filter { [.proposed, .inDesign].contains($0.state) && (actor.isCoordinator || $0.createdByID == actor.userID) } } ?? []
         return try await req.page("training/index", titleKey: "training.title", IndexView(
             guidelines: modules.filter { $0.kind == .guideline }.map { row(req, $0) },
             modules: modules.filter { $0.kind != .guideline }.map { row(req, $0) },
-            isCoordinator: try await req.actor()?.isCoordinator ?? false))
+            drafts: drafts.map { row(req, $0) },
+            isCoordinator: actor?.isCoordinator ?? false,
+            canWrite: actor.map { ModuleService(db: req.db).canWrite($0) } ?? false))
     }
 
     struct ShowView: Encodable {
@@ -57,6 +65,10 @@ struct ModuleRoutes: RouteCollection {
         var planHref: String?
         var badgeHref: String
         var language: String
+        var editHref: String?
+        var moves: [Choice]
+        var moveAction: String
+        var versions: [Choice]
     }
 
     func show(req: Request) async throws -> Response {
@@ -75,6 +87,17 @@ struct ModuleRoutes: RouteCollection {
         var canPlan = false
         if let actor = try await req.actor() { canPlan = try await !EventRoutes().creatableInstitutions(req, actor).isEmpty }
         let language = module.title[req.locale.rawValue] != nil ? req.locale.rawValue : "en"
+        var editHref: String?
+        var moves: [Choice] = []
+        if let actor = try await req.actor() {
+            let service = ModuleService(db: req.db)
+            if try await service.canEdit(module, actor) { editHref = "/training/modules/\(module.slug)/edit" }
+            if editHref != nil || actor.isCoordinator {
+                moves = (ModuleWorkflow.next[module.state] ?? []).filter { !ModuleWorkflow.needsCoordinator($0) || actor.isCoordinator }
+                    .map { Choice(value: $0.rawValue, label: req.t($0.catalogKey), selected: false) }
+            }
+        }
+        let versions = try await TrainingModuleVersion.query(on: req.db).filter(\.$module.$id == module.requireID()).sort(\.$version, .descending).all()
         return try await req.page("training/module", titleKey: "training.module_title", titleArguments: [localized(module.title, req.locale)], ShowView(
             title: localized(module.title, req.locale), summary: localized(module.summary, req.locale),
             kind: req.t("training.module_kind.\(module.kind.rawValue)"), state: req.t(module.state.catalogKey), version: module.version,
@@ -86,7 +109,10 @@ struct ModuleRoutes: RouteCollection {
             },
             materials: materials, events: try await EventRoutes().rows(req, events),
             planHref: canPlan ? "/events/new?module=\(module.id!.uuidString)" : nil,
-            badgeHref: "/badges/classes/\(module.id!.uuidString.lowercased())", language: language))
+            badgeHref: "/badges/classes/\(module.id!.uuidString.lowercased())", language: language,
+            editHref: editHref, moves: moves, moveAction: "/training/modules/\(module.slug)/state",
+            versions: versions.map { Choice(value: "/training/modules/\(module.slug)/v/\($0.version)",
+                                            label: req.t("training.version_n", String($0.version)) + " · " + req.formatDate($0.createdAt), selected: false) }))
     }
 }
 

@@ -145,6 +145,12 @@ struct CreateTraining: AsyncMigration {
             .unique(on: "user_id")
             .unique(on: "token")
             .create()
+        try await db.schema(PortfolioSetting.schema)
+            .id()
+            .field("user_id", .uuid, .required, .references("users", "id"))
+            .field("is_public", .bool, .required)
+            .unique(on: "user_id")
+            .create()
         guard let sql = db as? any SQLDatabase else { return }
         try await sql.raw("CREATE INDEX training_completions_list ON training_completions (completed_at DESC, id)").run()
         try await sql.raw("CREATE INDEX training_completions_institution ON training_completions (institution_id, completed_at DESC)").run()
@@ -155,7 +161,7 @@ struct CreateTraining: AsyncMigration {
     }
 
     func revert(on db: any Database) async throws {
-        for schema in [CalendarFeed.schema, Certificate.schema, TrainingCompletion.schema, EventEvaluation.schema, SessionAttendance.schema,
+        for schema in [PortfolioSetting.schema, CalendarFeed.schema, Certificate.schema, TrainingCompletion.schema, EventEvaluation.schema, SessionAttendance.schema,
                        EventRegistration.schema, EventSession.schema, EventTrainer.schema, TrainingEvent.schema,
                        TrainingModuleVersion.schema, TrainingModule.schema] {
             try await db.schema(schema).delete()

@@ -555,6 +555,7 @@ struct TrainingService {
         evaluation.comment = comment.trimmingCharacters(in: .whitespacesAndNewlines)
         try await evaluation.create(on: db)
         try await updateCompletion(event, userID: userID)
+        try await TrainerCertification(db: db).propose(after: event, mailer: mailer, catalog: catalog, baseURL: baseURL)
     }
 
     // MARK: completion and certificates
