@@ -28,7 +28,9 @@ STAFF_TIRANA = "staff.tirana@demo.interba.test"
 TIRANA = "University of Tirana"
 
 VISITOR_PAGES = ("/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions?q=tirana", "/areas",
-                 "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk", "/experts", "/experts?area=A6")
+                 "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk", "/experts", "/experts?area=A6",
+                 "/training", "/training/modules/writing-a-request-for-knowledge", "/training/modules/iah-train-the-trainers",
+                 "/events", "/events?kind=pilot", "/verify", "/verify/NOTACODE")
 ADMIN_PAGES = ("/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/jobs", "/admin/matching",
                "/admin/reference", "/admin/reference/areas/A1", "/institutions/new")
 OTHER_LANGUAGES = ("sq", "mk", "sr-Cyrl")
@@ -160,7 +162,9 @@ def test_coordinator_pages(server, browser):
     find(browser, "token_name")
 
     # The coordination pages of a coordinator: requests, experts, the inbox.
-    for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers", "/coordination"):
+    for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers", "/coordination",
+                 "/events/new", "/trained-academics", "/trained-academics?country=AL&retrained=yes", "/my/trainings",
+                 "/my/portfolio", "/training/modules/new", "/training/modules/preparing-a-short-training/edit"):
         visit(browser, f"{server}{path}")
         heading(browser)
 

@@ -53,6 +53,8 @@ struct TrainingRulesTests {
         #expect(!TrainingRules.registrationOpen(now: t, opens: nil, closes: t.addingTimeInterval(-1), firstSessionStart: nil))
         #expect(!TrainingRules.registrationOpen(now: t, opens: nil, closes: nil, firstSessionStart: t))
         #expect(TrainingRules.registrationOpen(now: t, opens: t.addingTimeInterval(-60), closes: t.addingTimeInterval(60), firstSessionStart: t.addingTimeInterval(3600)))
+        // An explicit closing time after the first session accepts late registrations.
+        #expect(TrainingRules.registrationOpen(now: t, opens: nil, closes: t.addingTimeInterval(86400), firstSessionStart: t.addingTimeInterval(-3600)))
         let start = t, end = t.addingTimeInterval(7200)
         #expect(TrainingRules.checkInOpen(now: t.addingTimeInterval(-29 * 60), start: start, end: end))
         #expect(!TrainingRules.checkInOpen(now: t.addingTimeInterval(-31 * 60), start: start, end: end))

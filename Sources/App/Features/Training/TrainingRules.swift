@@ -44,10 +44,11 @@ enum TrainingRules {
         max(0, min(capacity - registered, waiting))
     }
 
-    /// Registration is open from `opens` (if set) until `closes` (if set) and never after the first session started.
+    /// Registration is open from `opens` (if set) until `closes`; without a closing time it closes when the first
+    /// session starts (an organiser who sets a later closing time accepts late registrations for a multi-day event).
     static func registrationOpen(now: Date, opens: Date?, closes: Date?, firstSessionStart: Date?) -> Bool {
         if let opens, now < opens { return false }
-        if let closes, now > closes { return false }
+        if let closes { return now <= closes }
         if let firstSessionStart, now >= firstSessionStart { return false }
         return true
     }
