@@ -49,6 +49,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchNeedsAnalysisCommand(), as: "bench-needs-analysis")
     app.asyncCommands.use(BenchRepositoryCommand(), as: "bench-repository")
     app.asyncCommands.use(BenchCoordinationCommand(), as: "bench-coordination")
+    app.asyncCommands.use(BenchTrainingCommand(), as: "bench-training")
     app.lifecycle.use(StartupBanner())
     app.lifecycle.use(JobRunnerLifecycle())
     RequestService.registerJobs(app)

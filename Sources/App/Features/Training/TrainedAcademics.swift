@@ -111,54 +111,54 @@ struct TrainedAcademics {
         var retrained: Bool
         var completed_at: Date
         var code: String?
-        var total: Int
     }
 
-    struct CountRow: Decodable {
-        var key: String?
+    struct GroupRow: Decodable {
+        var institution_id: UUID?
+        var country_code: String
         var people: Int
         var completions: Int
         var retrained: Int
     }
 
     /// One page of completions, newest first, with the totals and the counts per institution and country.
+    /// The counts come from one grouped pass (people per institution, summed for countries and the total: a person
+    /// counts at the institution of each completion); the page itself reads only its rows.
     func page(_ filter: TrainedAcademicsFilter, limit: Int, offset: Int, withCounts: Bool = true) async throws -> Page {
         guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
         let whereClause = conditions(filter)
         let rows = try await sql.raw("""
             SELECT c.id, c.user_id, u.name, c.institution_id, c.country_code, c.event_id, e.title, c.event_kind, c.areas, c.year,
-                   c.hours, c.retrained, c.completed_at, ce.code, COUNT(*) OVER () AS total
+                   c.hours, c.retrained, c.completed_at, ce.code
             FROM training_completions c JOIN users u ON u.id = c.user_id JOIN training_events e ON e.id = c.event_id
             LEFT JOIN certificates ce ON ce.completion_id = c.id
             WHERE \(whereClause) ORDER BY c.completed_at DESC, c.id LIMIT \(unsafeRaw: String(limit)) OFFSET \(unsafeRaw: String(offset))
             """).all(decoding: ListRow.self)
-        var total = rows.first?.total ?? 0
-        var people = 0, retrainedPeople = 0
+        var total = 0, people = 0, retrainedPeople = 0
         var perInstitution: [Count] = [], perCountry: [Count] = []
-        if withCounts || rows.isEmpty {
-            let summary = try await sql.raw("""
-                SELECT 'all' AS key, COUNT(DISTINCT c.user_id) AS people, COUNT(*) AS completions,
-                       COUNT(DISTINCT CASE WHEN c.retrained THEN c.user_id END) AS retrained
-                FROM training_completions c WHERE \(whereClause)
-                """).first(decoding: CountRow.self)
-            total = summary?.completions ?? total
-            people = summary?.people ?? 0
-            retrainedPeople = summary?.retrained ?? 0
-        }
         if withCounts {
-            struct InstitutionCount: Decodable { var key: UUID?; var people: Int; var completions: Int; var retrained: Int }
-            perInstitution = try await sql.raw("""
-                SELECT c.institution_id AS key, COUNT(DISTINCT c.user_id) AS people, COUNT(*) AS completions,
-                       COUNT(DISTINCT CASE WHEN c.retrained THEN c.user_id END) AS retrained
-                FROM training_completions c WHERE \(whereClause) GROUP BY c.institution_id ORDER BY people DESC
-                """).all(decoding: InstitutionCount.self)
-                .map { Count(key: $0.key?.uuidString ?? "", people: $0.people, completions: $0.completions, retrained: $0.retrained) }
-            perCountry = try await sql.raw("""
-                SELECT c.country_code AS key, COUNT(DISTINCT c.user_id) AS people, COUNT(*) AS completions,
-                       COUNT(DISTINCT CASE WHEN c.retrained THEN c.user_id END) AS retrained
-                FROM training_completions c WHERE \(whereClause) GROUP BY c.country_code ORDER BY people DESC
-                """).all(decoding: CountRow.self)
-                .map { Count(key: $0.key ?? "", people: $0.people, completions: $0.completions, retrained: $0.retrained) }
+            let groups = try await sql.raw("""
+                SELECT g.institution_id, g.country_code, COUNT(*) AS people, SUM(g.n) AS completions, SUM(g.r) AS retrained
+                FROM (SELECT c.institution_id, c.country_code, c.user_id, COUNT(*) AS n, MAX(CASE WHEN c.retrained THEN 1 ELSE 0 END) AS r
+                      FROM training_completions c WHERE \(whereClause) GROUP BY c.institution_id, c.country_code, c.user_id) g
+                GROUP BY g.institution_id, g.country_code
+                """).all(decoding: GroupRow.self)
+            total = groups.reduce(0) { $0 + $1.completions }
+            people = groups.reduce(0) { $0 + $1.people }
+            retrainedPeople = groups.reduce(0) { $0 + $1.retrained }
+            perInstitution = groups.map { Count(key: $0.institution_id?.uuidString ?? "", people: $0.people, completions: $0.completions, retrained: $0.retrained) }
+                .sorted { ($0.people, $1.key) > ($1.people, $0.key) }
+            var countries: [String: Count] = [:]
+            for group in groups {
+                var count = countries[group.country_code] ?? Count(key: group.country_code, people: 0, completions: 0, retrained: 0)
+                count.people += group.people
+                count.completions += group.completions
+                count.retrained += group.retrained
+                countries[group.country_code] = count
+            }
+            perCountry = countries.values.sorted { ($0.people, $1.key) > ($1.people, $0.key) }
+        } else {
+            total = offset + rows.count
         }
         return Page(total: total, people: people, retrainedPeople: retrainedPeople, rows: rows.map {
             Row(completionID: $0.id, userID: $0.user_id, name: $0.name, institutionID: $0.institution_id, country: $0.country_code,
