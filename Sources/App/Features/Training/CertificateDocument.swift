@@ -89,7 +89,14 @@ enum CertificatePDF {
             }
             cairo_fill(cr)
             draw(content.verifyLine, size: 10, y: top + side + 24, x: left, maxWidth: side, gray: 0.25)
-            draw(content.code, size: 9, bold: true, y: top + side + 42, x: left, maxWidth: side, gray: 0.1)
+            // The code in two lines of groups, so it stays inside the frame at a readable size.
+            let groups = content.code.split(separator: "-").map(String.init)
+            let half = (groups.count + 1) / 2
+            draw(groups.prefix(half).joined(separator: "-") + (groups.count > half ? "-" : ""), size: 10, bold: true, y: top + side + 42,
+                 x: left, maxWidth: side, gray: 0.1)
+            if groups.count > half {
+                draw(groups.suffix(from: half).joined(separator: "-"), size: 10, bold: true, y: top + side + 56, x: left, maxWidth: side, gray: 0.1)
+            }
         }
         draw(content.verifyURL, size: 9, y: height - 50, x: 60, maxWidth: width - 120, gray: 0.35)
 

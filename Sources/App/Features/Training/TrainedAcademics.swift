@@ -138,7 +138,7 @@ struct TrainedAcademics {
         var perInstitution: [Count] = [], perCountry: [Count] = []
         if withCounts {
             let groups = try await sql.raw("""
-                SELECT g.institution_id, g.country_code, COUNT(*) AS people, SUM(g.n) AS completions, SUM(g.r) AS retrained
+                SELECT g.institution_id, g.country_code, COUNT(*) AS people, CAST(SUM(g.n) AS BIGINT) AS completions, CAST(SUM(g.r) AS BIGINT) AS retrained
                 FROM (SELECT c.institution_id, c.country_code, c.user_id, COUNT(*) AS n, MAX(CASE WHEN c.retrained THEN 1 ELSE 0 END) AS r
                       FROM training_completions c WHERE \(whereClause) GROUP BY c.institution_id, c.country_code, c.user_id) g
                 GROUP BY g.institution_id, g.country_code
