@@ -50,6 +50,7 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchRepositoryCommand(), as: "bench-repository")
     app.asyncCommands.use(BenchCoordinationCommand(), as: "bench-coordination")
     app.asyncCommands.use(BenchTrainingCommand(), as: "bench-training")
+    app.asyncCommands.use(BenchElearningCommand(), as: "bench-elearning")
     app.lifecycle.use(StartupBanner())
     app.lifecycle.use(JobRunnerLifecycle())
     RequestService.registerJobs(app)

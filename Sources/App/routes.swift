@@ -8,6 +8,7 @@ func routes(_ app: Application) throws {
     try app.register(collection: RepositoryAPI())
     try app.register(collection: CoordinationAPI())
     try app.register(collection: TrainingAPI())
+    try app.register(collection: CourseAPI())
 
     // Web pages: the session's person, their language, CSRF checks on every state-changing form.
     // The API authenticates by token only, so a browser session can never drive it (no CSRF exposure).
@@ -36,4 +37,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: TrainedAcademicsRoutes())
     try web.register(collection: TrainingCalendarRoutes())
     try web.register(collection: PortfolioRoutes())
+    try web.register(collection: CourseRoutes())
 }

@@ -141,6 +141,7 @@ extension Request {
         items.append(("nav-experts", "/experts", "nav.experts"))
         items.append(("nav-training", "/training", "nav.training"))
         items.append(("nav-events", "/events", "nav.events"))
+        items.append(("nav-courses", "/courses", "nav.courses"))
         if actor != nil { items.append(("nav-requests", "/requests", "nav.requests")) }
         items.append(("nav-institutions", "/institutions", "nav.institutions"))
         items.append(("nav-areas", "/areas", "nav.areas"))

@@ -22,5 +22,6 @@ enum Migrations {
         app.migrations.add(AddExpertPhoto())
         app.migrations.add(CreateTraining())
         app.migrations.add(SeedTrainingModules())
+        app.migrations.add(CreateElearning())
     }
 }

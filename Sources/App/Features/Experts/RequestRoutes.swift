@@ -262,6 +262,10 @@ struct RequestRoutes: RouteCollection {
         /// The draft's link, for those who may open it (its expert); the requester only learns that it exists.
         var knowledgeCase: String?
         var knowledgeCaseDrafted: Bool
+        /// "Plan a short training" from an accepted or planned request, for people who may create events.
+        var shortTrainingHref: String?
+        /// Training events that answer this request.
+        var events: [Suggestion]
         var form: FormState
         var formats: [Choice]
         /// At the open listing: may this person answer, what they answered, and (owner, coordinator) all answers.
@@ -408,6 +412,10 @@ struct RequestRoutes: RouteCollection {
                 if isRequester || isCoordinator { answers.append(answer) }
             }
         }
+        let involved = roles.contains(.expert) || isCoordinator
+        var canTrain = false
+        if involved && [.accepted, .planned].contains(state) { canTrain = try await !EventRoutes().creatableInstitutions(req, actor).isEmpty }
+        let answeringEvents = try await TrainingEvent.query(on: req.db).filter(\.$requestID == request.requireID()).all()
         return ShowView(
             id: id, title: request.title, state: req.t(state.catalogKey), stateCode: state.rawValue, level: req.t("rfk.level.\(request.level)"),
             facts: facts, sections: sections, requester: anonymised ? req.t("rfk.anonymous") : (requesterUser?.name ?? ""), anonymised: anonymised,
@@ -422,6 +430,8 @@ struct RequestRoutes: RouteCollection {
             canResolve: canResolve,
             knowledgeCase: knowledgeCase,
             knowledgeCaseDrafted: request.knowledgeCaseID != nil,
+            shortTrainingHref: canTrain ? "/events/new?request=\(id)" : nil,
+            events: answeringEvents.map { ShowView.Suggestion(id: $0.id!.uuidString, href: "/events/\($0.id!.uuidString)", title: $0.title, snippet: req.t($0.kind.catalogKey)) },
             form: form,
             formats: RequestService.formats.map { Choice(value: $0, label: req.t("rfk.format.\($0)"), selected: $0 == request.formats.first) },
             listed: listed, canRespond: listed && !isRequester && myAnswer == nil, myAnswer: myAnswer, answers: answers,

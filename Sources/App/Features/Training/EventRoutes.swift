@@ -387,6 +387,7 @@ struct EventRoutes: RouteCollection {
         var comments: [String]
         var form: FormState
         var calendarHref: String
+        var institutionCalendarHref: String
     }
 
     func showView(_ req: Request, _ event: TrainingEvent, form: FormState = FormState()) async throws -> ShowView {
@@ -476,7 +477,8 @@ struct EventRoutes: RouteCollection {
             } : [],
             overall: seeFeedback ? TrainingRules.overallMean(evaluations.map(\.ratings)).map { req.formatNumber($0, fractionDigits: 1) } : nil,
             comments: seeFeedback ? evaluations.map(\.comment).filter { !$0.isEmpty } : [],
-            form: form, calendarHref: "/events/\(eventID.uuidString)/calendar.ics")
+            form: form, calendarHref: "/events/\(eventID.uuidString)/calendar.ics",
+            institutionCalendarHref: "/calendars/institutions/\(event.$institution.id.uuidString)")
     }
 
     func show(req: Request) async throws -> Response {

@@ -63,6 +63,7 @@ struct ModuleRoutes: RouteCollection {
         var materials: [Material]
         var events: [EventRoutes.EventRow]
         var planHref: String?
+        var courseHref: String?
         var badgeHref: String
         var language: String
         var editHref: String?
@@ -109,6 +110,7 @@ struct ModuleRoutes: RouteCollection {
             },
             materials: materials, events: try await EventRoutes().rows(req, events),
             planHref: canPlan ? "/events/new?module=\(module.id!.uuidString)" : nil,
+            courseHref: canPlan ? "/courses/new?module=\(module.id!.uuidString)" : nil,
             badgeHref: "/badges/classes/\(module.id!.uuidString.lowercased())", language: language,
             editHref: editHref, moves: moves, moveAction: "/training/modules/\(module.slug)/state",
             versions: versions.map { Choice(value: "/training/modules/\(module.slug)/v/\($0.version)",
