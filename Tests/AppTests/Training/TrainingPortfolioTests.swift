@@ -36,6 +36,17 @@ struct TrainingPortfolioTests {
             #expect(page.perInstitution.count == institutions)
             #expect(page.retrainedPeople >= 3)
             #expect(try await Certificate.query(on: app.db).count() == page.total)
+            // The per-person summary gives the same counts as a scan of every completion.
+            let al = try await Country.query(on: app.db).filter(\.$code == "AL").count() > 0 ? "AL" : nil
+            for filter in [TrainedAcademicsFilter(), TrainedAcademicsFilter(retrained: true), TrainedAcademicsFilter(retrained: false),
+                           TrainedAcademicsFilter(country: al), TrainedAcademicsFilter(institutionID: try await app.institution("tirana").id, retrained: true)] {
+                let fast = try await TrainedAcademics(db: app.db).page(filter, limit: 5, offset: 0)
+                let scan = try await TrainedAcademics(db: app.db).page(filter, limit: 5, offset: 0, summary: false)
+                #expect(fast.total == scan.total && fast.people == scan.people && fast.retrainedPeople == scan.retrainedPeople, "\(filter)")
+                #expect(fast.perInstitution.map { "\($0.key) \($0.people) \($0.completions) \($0.retrained)" }
+                        == scan.perInstitution.map { "\($0.key) \($0.people) \($0.completions) \($0.retrained)" }, "\(filter)")
+                #expect(fast.rows.map(\.completionID) == scan.rows.map(\.completionID))
+            }
             // The trainees who delivered a pilot evaluated ≥ 4 are certified and were proposed to their coordinators.
             let proposed = try await ExpertProfile.query(on: app.db).filter(\.$source == .trainerCertification).all()
             #expect(proposed.count >= 5)

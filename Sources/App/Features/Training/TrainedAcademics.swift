@@ -113,6 +113,42 @@ struct TrainedAcademics {
         var code: String?
     }
 
+    /// The counts from `trained_people` (one row per person and institution) for filters it can answer:
+    /// institution, country and re-trained.
+    func summaryGroups(_ filter: TrainedAcademicsFilter, _ sql: any SQLDatabase) async throws -> [GroupRow] {
+        struct SummaryRow: Decodable { var institution_key: String; var country_code: String; var people: Int; var completions: Int; var retrained: Int }
+        var conditions: SQLQueryString = "1 = 1"
+        if let id = filter.institutionID { conditions = conditions + " AND t.institution_key = \(bind: id.uuidString)" }
+        if let country = filter.country { conditions = conditions + " AND t.country_code = \(bind: country)" }
+        // Re-trained only: people with a re-training, their re-trainings. First trainings only: the others.
+        let (peopleWhen, completions, retrained): (SQLQueryString, SQLQueryString, SQLQueryString)
+        switch filter.retrained {
+        case true?: (peopleWhen, completions, retrained) = ("t.retrained > 0", "t.retrained", "CASE WHEN t.retrained > 0 THEN 1 ELSE 0 END")
+        case false?: (peopleWhen, completions, retrained) = ("t.completions > t.retrained", "t.completions - t.retrained", "0")
+        case nil: (peopleWhen, completions, retrained) = ("1 = 1", "t.completions", "CASE WHEN t.retrained > 0 THEN 1 ELSE 0 END")
+        }
+        return try await sql.raw("""
+            SELECT t.institution_key, t.country_code, CAST(SUM(CASE WHEN \(peopleWhen) THEN 1 ELSE 0 END) AS BIGINT) AS people,
+                   CAST(SUM(\(completions)) AS BIGINT) AS completions, CAST(SUM(\(retrained)) AS BIGINT) AS retrained
+            FROM trained_people t WHERE \(conditions) GROUP BY t.institution_key, t.country_code
+            """).all(decoding: SummaryRow.self)
+            .filter { $0.people > 0 }
+            .map { GroupRow(institution_id: UUID(uuidString: $0.institution_key), country_code: $0.country_code, people: $0.people,
+                            completions: $0.completions, retrained: $0.retrained) }
+    }
+
+    /// Adds a new completion to `trained_people` (in the completion's transaction).
+    func count(_ completion: TrainingCompletion) async throws {
+        guard let sql = db as? any SQLDatabase else { return }
+        let retrained = completion.retrained ? 1 : 0
+        try await sql.raw("""
+            INSERT INTO trained_people (id, user_id, institution_key, country_code, completions, retrained)
+            VALUES (\(bind: UUID()), \(bind: completion.$user.id), \(bind: completion.institutionID?.uuidString ?? ""), \(bind: completion.countryCode), 1, \(bind: retrained))
+            ON CONFLICT (user_id, institution_key, country_code)
+            DO UPDATE SET completions = trained_people.completions + 1, retrained = trained_people.retrained + \(bind: retrained)
+            """).run()
+    }
+
     struct GroupRow: Decodable {
         var institution_id: UUID?
         var country_code: String
@@ -124,25 +160,34 @@ struct TrainedAcademics {
     /// One page of completions, newest first, with the totals and the counts per institution and country.
     /// The counts come from one grouped pass (people per institution, summed for countries and the total: a person
     /// counts at the institution of each completion); the page itself reads only its rows.
-    func page(_ filter: TrainedAcademicsFilter, limit: Int, offset: Int, withCounts: Bool = true) async throws -> Page {
+    /// `summary: false` always scans the completions (tests compare the two ways).
+    func page(_ filter: TrainedAcademicsFilter, limit: Int, offset: Int, withCounts: Bool = true, summary: Bool = true) async throws -> Page {
         guard let sql = db as? any SQLDatabase else { throw Abort(.internalServerError) }
         let whereClause = conditions(filter)
+        // The page first on the completions alone (their indexes give the order), then the 50 rows' names.
         let rows = try await sql.raw("""
             SELECT c.id, c.user_id, u.name, c.institution_id, c.country_code, c.event_id, e.title, c.event_kind, c.areas, c.year,
                    c.hours, c.retrained, c.completed_at, ce.code
-            FROM training_completions c JOIN users u ON u.id = c.user_id JOIN training_events e ON e.id = c.event_id
+            FROM (SELECT c.id FROM training_completions c WHERE \(whereClause)
+                  ORDER BY c.completed_at DESC, c.id LIMIT \(unsafeRaw: String(limit)) OFFSET \(unsafeRaw: String(offset))) p
+            JOIN training_completions c ON c.id = p.id JOIN users u ON u.id = c.user_id JOIN training_events e ON e.id = c.event_id
             LEFT JOIN certificates ce ON ce.completion_id = c.id
-            WHERE \(whereClause) ORDER BY c.completed_at DESC, c.id LIMIT \(unsafeRaw: String(limit)) OFFSET \(unsafeRaw: String(offset))
+            ORDER BY c.completed_at DESC, c.id
             """).all(decoding: ListRow.self)
         var total = 0, people = 0, retrainedPeople = 0
         var perInstitution: [Count] = [], perCountry: [Count] = []
         if withCounts {
-            let groups = try await sql.raw("""
-                SELECT g.institution_id, g.country_code, COUNT(*) AS people, CAST(SUM(g.n) AS BIGINT) AS completions, CAST(SUM(g.r) AS BIGINT) AS retrained
-                FROM (SELECT c.institution_id, c.country_code, c.user_id, COUNT(*) AS n, MAX(CASE WHEN c.retrained THEN 1 ELSE 0 END) AS r
-                      FROM training_completions c WHERE \(whereClause) GROUP BY c.institution_id, c.country_code, c.user_id) g
-                GROUP BY g.institution_id, g.country_code
-                """).all(decoding: GroupRow.self)
+            let groups: [GroupRow]
+            if summary && filter.area == nil && filter.kind == nil && filter.year == nil {
+                groups = try await summaryGroups(filter, sql)
+            } else {
+                groups = try await sql.raw("""
+                    SELECT g.institution_id, g.country_code, COUNT(*) AS people, CAST(SUM(g.n) AS BIGINT) AS completions, CAST(SUM(g.r) AS BIGINT) AS retrained
+                    FROM (SELECT c.institution_id, c.country_code, c.user_id, COUNT(*) AS n, MAX(CASE WHEN c.retrained THEN 1 ELSE 0 END) AS r
+                          FROM training_completions c WHERE \(whereClause) GROUP BY c.institution_id, c.country_code, c.user_id) g
+                    GROUP BY g.institution_id, g.country_code
+                    """).all(decoding: GroupRow.self)
+            }
             total = groups.reduce(0) { $0 + $1.completions }
             people = groups.reduce(0) { $0 + $1.people }
             retrainedPeople = groups.reduce(0) { $0 + $1.retrained }

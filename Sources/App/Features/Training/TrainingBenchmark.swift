@@ -81,9 +81,17 @@ struct BenchTrainingCommand: AsyncCommand {
             completions.removeAll(keepingCapacity: true)
             certificates.removeAll(keepingCapacity: true)
         }
+        var summary: [TrainedPerson] = []
         try await db.transaction { tx in
             for (personIndex, person) in people.enumerated() {
                 var seen: Set<String> = []
+                let row = TrainedPerson()
+                row.userID = person.id!
+                row.institutionKey = person.$institution.id?.uuidString ?? ""
+                row.countryCode = countries[person.$institution.id!] ?? ""
+                row.completions = perPerson
+                row.retrained = 0
+                summary.append(row)
                 for step in 0..<perPerson {
                     let event = events[(personIndex * 31 + step * 997) % events.count]
                     let completion = TrainingCompletion()
@@ -97,6 +105,7 @@ struct BenchTrainingCommand: AsyncCommand {
                     completion.year = 2023 + (personIndex + step) % 4
                     completion.hours = event.hours
                     completion.retrained = event.isRefresher || event.areas.contains { seen.contains($0) }
+                    if completion.retrained { row.retrained += 1 }
                     seen.formUnion(event.areas)
                     completion.source = "attendance"
                     completion.completedAt = now.addingTimeInterval(-Double(personIndex * perPerson + step) * 60)
@@ -114,9 +123,11 @@ struct BenchTrainingCommand: AsyncCommand {
                 }
             }
             if !completions.isEmpty { try await flush(tx) }
+            // What TrainingService.complete keeps for each completion, here in one go.
+            for slice in stride(from: 0, to: summary.count, by: 1000) { try await Array(summary[slice..<min(slice + 1000, summary.count)]).create(on: tx) }
         }
         if bench.isPostgres {
-            for table in ["training_completions", "certificates", "users", "training_events"] { try await bench.sql.raw("ANALYZE \(unsafeRaw: table)").run() }
+            for table in ["training_completions", "certificates", "users", "training_events", "trained_people"] { try await bench.sql.raw("ANALYZE \(unsafeRaw: table)").run() }
         } else {
             try await bench.sql.raw("ANALYZE").run()
         }
@@ -165,7 +176,8 @@ struct BenchTrainingCommand: AsyncCommand {
                 try await TrainingEvent.query(on: db).filter(\.$id ~~ slice).delete()
             }
             for chunk in stride(from: 0, to: people.count, by: 1000) {
-                try await User.query(on: db).filter(\.$id ~~ people[chunk..<min(chunk + 1000, people.count)].compactMap(\.id)).delete()
+                try await TrainedPerson.query(on: db).filter(\.$userID ~~ people[chunk..<min(chunk + 1000, people.count)].compactMap(\.id)).delete()
+            try await User.query(on: db).filter(\.$id ~~ people[chunk..<min(chunk + 1000, people.count)].compactMap(\.id)).delete()
             }
             console.print("cleanup: \(Bench.ms(ContinuousClock.now - clock)) (--keep keeps the data)")
         }

@@ -241,3 +241,20 @@ final class Certificate: Model, @unchecked Sendable {
 
     init() {}
 }
+
+/// Per person and institution: how many completions and how many of them re-trainings. Kept in the transaction of
+/// each completion, so the trained-academics counts without an area, kind or year filter read one row per person
+/// instead of every completion.
+final class TrainedPerson: Model, @unchecked Sendable {
+    static let schema = "trained_people"
+
+    @ID(key: .id) var id: UUID?
+    @Field(key: "user_id") var userID: UUID
+    /// The institution's id, or "" for people without one (a key that is never NULL, so upserts match).
+    @Field(key: "institution_key") var institutionKey: String
+    @Field(key: "country_code") var countryCode: String
+    @Field(key: "completions") var completions: Int
+    @Field(key: "retrained") var retrained: Int
+
+    init() {}
+}

@@ -601,6 +601,7 @@ struct TrainingService {
             completion.source = source
             completion.completedAt = completedAt
             try await completion.create(on: tx)
+            try await TrainedAcademics(db: tx).count(completion)
             let certificate = Certificate()
             certificate.$completion.id = try completion.requireID()
             certificate.code = CertificateCode.make()
