@@ -30,7 +30,7 @@ TIRANA = "University of Tirana"
 VISITOR_PAGES = ("/", "/signin", "/signup", "/password/forgot", "/institutions", "/institutions?q=tirana", "/areas",
                  "/repository", "/repository?q=ucenje&area=A4", "/repository?q=zzzz&language=mk", "/experts", "/experts?area=A6",
                  "/training", "/training/modules/writing-a-request-for-knowledge", "/training/modules/iah-train-the-trainers",
-                 "/events", "/events?kind=pilot", "/verify", "/verify/NOTACODE")
+                 "/events", "/events?kind=pilot", "/verify", "/verify/NOTACODE", "/courses")
 ADMIN_PAGES = ("/admin", "/admin/users", "/admin/outbox", "/admin/audit", "/admin/countries", "/admin/jobs", "/admin/matching",
                "/admin/reference", "/admin/reference/areas/A1", "/institutions/new")
 OTHER_LANGUAGES = ("sq", "mk", "sr-Cyrl")
@@ -164,7 +164,8 @@ def test_coordinator_pages(server, browser):
     # The coordination pages of a coordinator: requests, experts, the inbox.
     for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers", "/coordination",
                  "/events/new", "/trained-academics", "/trained-academics?country=AL&retrained=yes", "/my/trainings",
-                 "/my/portfolio", "/training/modules/new", "/training/modules/preparing-a-short-training/edit"):
+                 "/my/portfolio", "/training/modules/new", "/training/modules/preparing-a-short-training/edit",
+                 "/courses/new"):
         visit(browser, f"{server}{path}")
         heading(browser)
 
