@@ -51,9 +51,11 @@ public func configure(_ app: Application) async throws {
     app.asyncCommands.use(BenchCoordinationCommand(), as: "bench-coordination")
     app.asyncCommands.use(BenchTrainingCommand(), as: "bench-training")
     app.asyncCommands.use(BenchElearningCommand(), as: "bench-elearning")
+    app.asyncCommands.use(FakeMoodleCommand(), as: "fake-moodle")
     app.lifecycle.use(StartupBanner())
     app.lifecycle.use(JobRunnerLifecycle())
     RequestService.registerJobs(app)
+    MoodleSync.registerJobs(app)
 }
 
 func configureDatabase(_ app: Application) throws {

@@ -38,4 +38,5 @@ func routes(_ app: Application) throws {
     try web.register(collection: TrainingCalendarRoutes())
     try web.register(collection: PortfolioRoutes())
     try web.register(collection: CourseRoutes())
+    try web.register(collection: MoodleRoutes())
 }

@@ -150,6 +150,7 @@ extension Request {
                 items.append(("nav-campaigns", "/campaigns", "nav.campaigns"))
                 items.append(("nav-coordination", "/coordination", "nav.coordination"))
                 items.append(("nav-trained", "/trained-academics", "nav.trained"))
+                items.append(("nav-moodle", "/moodle", "nav.moodle"))
                 items.append(("nav-approvals", "/approvals", "nav.approvals"))
                 items.append(("nav-members", "/members", "nav.members"))
             }

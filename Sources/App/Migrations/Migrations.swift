@@ -23,5 +23,6 @@ enum Migrations {
         app.migrations.add(CreateTraining())
         app.migrations.add(SeedTrainingModules())
         app.migrations.add(CreateElearning())
+        app.migrations.add(CreateMoodleSync())
     }
 }

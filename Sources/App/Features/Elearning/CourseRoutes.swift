@@ -225,16 +225,32 @@ struct CourseRoutes: RouteCollection {
 
     // MARK: the builder
 
+    struct MoodlePanel: Encodable {
+        var site: String?
+        var courseURL: String?
+        var events: [Choice]
+        var canConfigure: Bool
+    }
+
     struct BuildView: Encodable {
         var course: ShowView
         var form: FormState
+        var moodle: MoodlePanel
         var kinds: [Choice]
         /// The section whose "add an item" form is being corrected.
         var formSection: String
     }
 
     func buildView(_ req: Request, _ course: Course, form: FormState = FormState(), formSection: String = "") async throws -> BuildView {
-        BuildView(course: try await showView(req, course, full: false), form: form,
+        let sync = req.moodle
+        let connection = try await sync.connection(for: course)
+        let linked = Set(try await CourseEvent.query(on: req.db).filter(\.$course.$id == course.requireID()).all().map(\.$event.id))
+        let events = try await TrainingEvent.query(on: req.db).filter(\.$institution.$id == course.$institution.id).filter(\.$status == .scheduled).all()
+            .sorted { $0.title < $1.title }
+        let panel = MoodlePanel(site: connection.map { $0.siteName ?? $0.siteURL }, courseURL: try await MoodleLinks.courseURL(course, on: req.db),
+                                events: events.map { Choice(value: $0.id!.uuidString, label: $0.title, selected: linked.contains($0.id!)) },
+                                canConfigure: try await req.actor()?.isCoordinator ?? false)
+        return BuildView(course: try await showView(req, course, full: false), form: form, moodle: panel,
                   kinds: CourseItem.Kind.allCases.map { Choice(value: $0.rawValue, label: req.t($0.catalogKey), selected: $0.rawValue == (form.values["item_kind"] ?? "page")) },
                   formSection: formSection)
     }
@@ -396,9 +412,4 @@ struct CourseRoutes: RouteCollection {
                                       try await itemView(req, course, item, values: values, errors: errors), status: .unprocessableEntity)
         }
     }
-}
-
-/// Where a course lives on Moodle, once published (filled by the Moodle sync).
-enum MoodleLinks {
-    static func courseURL(_ course: Course, on db: any Database) async throws -> String? { nil }
 }

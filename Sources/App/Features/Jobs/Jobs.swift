@@ -223,6 +223,7 @@ struct JobRunnerLifecycle: LifecycleHandler {
     func didBootAsync(_ app: Application) async throws {
         guard app.environment != .testing, StartupBanner.isServe(app) else { return }
         try await JobQueue.scheduleOnce(RequestService.sweepJob, runAt: Date(), on: app.db)
+        try await JobQueue.scheduleOnce(MoodleSync.pollJob, runAt: Date().addingTimeInterval(60), on: app.db)
         app.jobs.start()
     }
 
