@@ -165,7 +165,7 @@ def test_coordinator_pages(server, browser):
     for path in ("/requests", "/requests/new", "/experts/manage", "/experts/me", "/inbox", "/offers", "/coordination",
                  "/events/new", "/trained-academics", "/trained-academics?country=AL&retrained=yes", "/my/trainings",
                  "/my/portfolio", "/training/modules/new", "/training/modules/preparing-a-short-training/edit",
-                 "/courses/new"):
+                 "/courses/new", "/moodle"):
         visit(browser, f"{server}{path}")
         heading(browser)
 

@@ -10,6 +10,8 @@ struct BenchElearningCommand: AsyncCommand {
         @Option(name: "sections", help: "Sections (default 20)") var sections: Int?
         @Option(name: "items", help: "Items in all (default 200)") var items: Int?
         @Option(name: "runs", help: "Timed exports (default 20)") var runs: Int?
+        @Option(name: "enrolments", help: "Participants to enrol on the fake Moodle (default 500)") var enrolments: Int?
+        @Option(name: "moodle-port", help: "Loopback port of the fake Moodle server (default 18081)") var moodlePort: Int?
     }
 
     var help: String { "Benchmarks the Common Cartridge export (a scratch database only)." }
@@ -66,10 +68,71 @@ struct BenchElearningCommand: AsyncCommand {
         console.print("data: \(sectionCount) sections, \(itemCount) items (\(attachments) pages with a 40 KB image)")
         console.print("build: \(Bench.isDebugBuild ? "debug" : "release")")
         var size = 0
-        let rows = [Bench.Row(name: "1  export the course as .imscc", times: try await Bench.measure(runs) {
+        var rows = [Bench.Row(name: "1  export the course as .imscc", times: try await Bench.measure(runs) {
             size = try CommonCartridge.archive(try await service.cartridge(course, catalog: app.catalog)).count
         }, target: 500, onP95: true)]
         console.print("cartridge: \(Bench.grouped(size)) bytes")
+
+        // (2) Sync with N participants against the fake Moodle server over HTTP on loopback.
+        let enrolments = max(1, signature.enrolments ?? 500)
+        let port = signature.moodlePort ?? 18081
+        let fake = FakeMoodle(siteURL: "http://127.0.0.1:\(port)", token: "bench-token-123")
+        let server = try await Application.make(.development)
+        server.http.server.configuration.hostname = "127.0.0.1"
+        server.http.server.configuration.port = port
+        server.routes.defaultMaxBodySize = "50mb"
+        server.post("webservice", "rest", "server.php") { req async throws -> Response in
+            let (status, body) = try await fake.post(req.url.string, body: req.body.string ?? "")
+            let response = Response(status: HTTPResponseStatus(statusCode: status), body: .init(data: body))
+            response.headers.contentType = .json
+            return response
+        }
+        try await server.server.start(address: .hostname("127.0.0.1", port: port))
+        do {
+            let hash = coordinator.passwordHash
+            var people: [User] = []
+            for index in 0..<enrolments {
+                people.append(User(id: UUID(), email: "learner\(index)@bench.interba.test", name: "Learner Nr\(index)", passwordHash: hash,
+                                   status: .active, institutionID: tirana))
+            }
+            try await db.transaction { tx in
+                for slice in stride(from: 0, to: people.count, by: 500) { try await Array(people[slice..<min(slice + 500, people.count)]).create(on: tx) }
+            }
+            let training = TrainingService(db: db, mailer: OutboxMailer(), catalog: app.catalog, baseURL: app.config.baseURL)
+            var input = EventInput()
+            input.kind = "pilot"; input.title = "Benchmark e-learning cohort"; input.institutionID = tirana.uuidString; input.areas = ["A4"]
+            input.capacity = String(enrolments + 10); input.hours = "10"; input.timeZone = "Europe/Tirane"
+            let zone = TimeZone(identifier: "Europe/Tirane")!
+            input.sessions = [SessionInput(start: EventTime.input(Date().addingTimeInterval(30 * 86400), in: zone),
+                                           end: EventTime.input(Date().addingTimeInterval(30 * 86400 + 3600), in: zone), onlineURL: "https://moodle.example")]
+            let event = try await training.createEvent(input, by: actor)
+            try await db.transaction { tx in
+                var rows: [EventRegistration] = []
+                for (index, person) in people.enumerated() {
+                    let row = EventRegistration()
+                    row.$event.id = try event.requireID(); row.$user.id = person.id!; row.status = .registered; row.position = index + 1
+                    rows.append(row)
+                }
+                for slice in stride(from: 0, to: rows.count, by: 500) { try await Array(rows[slice..<min(slice + 500, rows.count)]).create(on: tx) }
+            }
+            let sync = MoodleSync(db: db, transport: HTTPMoodleTransport(client: app.client), secret: app.config.secret)
+            _ = try await sync.save(institutionID: tirana, siteURL: fake.siteURL, token: fake.token, categoryID: "1", by: actor)
+            var report = MoodleSync.Report()
+            rows.append(Bench.Row(name: "2  sync \(Bench.grouped(enrolments)) enrolments (fake Moodle, HTTP)", times: try await Bench.measure(1) {
+                report = try await sync.publish(course, events: [event], html: "<p>Benchmark</p>", sections: sectionCount + 1)
+            }, target: 10_000))
+            rows.append(Bench.Row(name: "   sync again (nothing to do)", times: try await Bench.measure(3) {
+                _ = try await sync.publish(course, events: [event], html: "<p>Benchmark</p>", sections: sectionCount + 1)
+            }))
+            console.print("sync: \(report.usersCreated) users created, \(report.enrolled) enrolments; fake Moodle received \(fake.calls.count) calls "
+                          + "(\(fake.calls.filter { $0.0 == "core_user_create_users" }.count) user batches, \(fake.calls.filter { $0.0 == "enrol_manual_enrol_users" }.count) enrolment calls)")
+        } catch {
+            await server.server.shutdown()
+            try await server.asyncShutdown()
+            throw error
+        }
+        await server.server.shutdown()
+        try await server.asyncShutdown()
         console.print("")
         for line in Bench.table(rows) { console.print(line) }
         console.print("")

@@ -165,7 +165,9 @@ struct FakeMoodleCommand: AsyncCommand {
             response.headers.contentType = .json
             return response
         }
-        context.console.print("fake Moodle on http://127.0.0.1:\(port) (token: \(fake.token))")
-        try await app.execute()
+        try await app.server.start(address: .hostname("127.0.0.1", port: port))
+        context.console.print("fake Moodle on http://127.0.0.1:\(port) (token: \(fake.token)); stop it with Ctrl-C")
+        // Runs until the process is stopped (SIGINT/SIGTERM end it).
+        while true { try await Task.sleep(for: .seconds(3600)) }
     }
 }
