@@ -236,6 +236,8 @@ struct MoodleTests {
             #expect(build.body.string.contains("id=\"moodle-publish\""))
             #expect(try await web.post("/courses/\(course.id!.uuidString)/moodle", []).status == .seeOther)
             #expect(fake.courses.count == 1)
+            // Moodle's section 0 holds the overview: the course asks for exactly its own sections.
+            #expect(fake.courses.values.first?.sections == (try await CourseSection.query(on: app.db).filter(\.$course.$id == course.id!).count()))
             let learner = try await WebClient(app).get("/courses/\(course.id!.uuidString)").body.string
             #expect(learner.contains("id=\"continue-moodle\""))
             #expect(learner.contains("https://moodle.example/course/view.php?id="))

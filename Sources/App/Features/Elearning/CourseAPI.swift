@@ -44,10 +44,6 @@ struct CourseAPI: RouteCollection {
 
     func cartridge(req: Request) async throws -> Response {
         guard let id = req.parameters.get("id", as: UUID.self), let course = try await Course.find(id, on: req.db) else { throw Abort(.notFound) }
-        let data = try CommonCartridge.archive(try await req.courses.cartridge(course, catalog: req.application.catalog))
-        let response = Response(status: .ok, body: .init(data: data))
-        response.headers.replaceOrAdd(name: .contentType, value: "application/vnd.ims.imsccv1p1")
-        response.headers.replaceOrAdd(name: .contentDisposition, value: "attachment; filename=\"\(CommonCartridge.safeName(course.shortname)).imscc\"")
-        return response
+        return try await CourseRoutes.cartridgeResponse(req, course)
     }
 }

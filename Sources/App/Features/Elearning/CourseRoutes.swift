@@ -161,7 +161,11 @@ struct CourseRoutes: RouteCollection {
     }
 
     func cartridge(req: Request) async throws -> Response {
-        let course = try await find(req)
+        try await Self.cartridgeResponse(req, try await find(req))
+    }
+
+    /// The `.imscc` download (the page's link and the API's).
+    static func cartridgeResponse(_ req: Request, _ course: Course) async throws -> Response {
         let data = try CommonCartridge.archive(try await req.courses.cartridge(course, catalog: req.application.catalog))
         let response = Response(status: .ok, body: .init(data: data))
         response.headers.replaceOrAdd(name: .contentType, value: "application/vnd.ims.imsccv1p1")

@@ -117,7 +117,8 @@ struct MoodleRoutes: RouteCollection {
         }
         do {
             let sections = try await req.courses.sections(course)
-            let report = try await req.moodle.publish(course, events: events, html: Markdown.html(course.summary), sections: sections.count + 1)
+            // Section 0 holds the overview; the course's sections are 1…n (a real Moodle 4.5.6 import showed this).
+            let report = try await req.moodle.publish(course, events: events, html: Markdown.html(course.summary), sections: sections.count)
             req.flash("success", report.courseCreated ? "moodle.published_new" : "moodle.published_update",
                       String(report.usersCreated), String(report.usersFound), String(report.enrolled))
             for mismatch in report.nameMismatches { req.flash("info", "moodle.name_mismatch", mismatch) }
