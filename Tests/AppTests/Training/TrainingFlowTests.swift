@@ -333,13 +333,13 @@ struct TrainingFlowTests {
         }
     }
 
-    @Test("toolkit: the shipped modules in English, Albanian, Serbian and Macedonian, rendered safely")
+    @Test("toolkit: the shipped modules in English, Albanian, Serbian (Latin and Cyrillic) and Macedonian, rendered safely")
     func modules() async throws {
         try await withInterba { app in
             let modules = try await TrainingModule.query(on: app.db).all()
             #expect(Set(modules.map(\.slug)) == ["preparing-a-short-training", "writing-a-request-for-knowledge", "iah-train-the-trainers"])
             for module in modules {
-                for language in ["en", "sq", "sr-Latn", "mk"] {
+                for language in ["en", "sq", "sr-Latn", "sr-Cyrl", "mk"] {
                     #expect(module.title[language]?.isEmpty == false, "\(module.slug) title \(language)")
                     for section in TrainingModule.sections { #expect(module.sections[section]?[language]?.isEmpty == false, "\(module.slug) \(section) \(language)") }
                 }
@@ -351,6 +351,12 @@ struct TrainingFlowTests {
             let mk = try #require(modules.first { $0.slug == "writing-a-request-for-knowledge" }?.title["mk"])
             #expect(page.body.string.contains(mk))
             #expect(page.body.string.contains("<li>"))
+            // Serbian Cyrillic readers get the Serbian text, not the Macedonian fallback.
+            let serbian = WebClient(app)
+            serbian.acceptLanguage = "sr-Cyrl"
+            let cyrillic = try #require(modules.first { $0.slug == "writing-a-request-for-knowledge" }?.title["sr-Cyrl"])
+            #expect(cyrillic != mk)
+            #expect(try await serbian.get("/training/modules/writing-a-request-for-knowledge").body.string.contains(cyrillic))
             #expect(try await web.get("/training").status == .ok)
             #expect(try await web.get("/events").status == .ok)
         }
