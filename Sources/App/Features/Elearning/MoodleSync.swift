@@ -180,10 +180,8 @@ struct MoodleSync {
         return info
     }
 
-    /// The connection that serves a course: its institution's, else the platform-wide one.
     func connection(for course: Course) async throws -> MoodleConnection? {
-        if let own = try await MoodleConnection.query(on: db).filter(\.$institution.$id == course.$institution.id).first() { return own }
-        return try await MoodleConnection.query(on: db).filter(\.$institution.$id == nil).first()
+        try await MoodleLinks.connection(for: course, on: db)
     }
 
     func link(_ connection: MoodleConnection, _ kind: String, _ localID: UUID) async throws -> MoodleLink? {
@@ -389,9 +387,16 @@ struct MoodleSync {
 
 /// Where a course lives on Moodle, once published.
 enum MoodleLinks {
+    /// The connection that serves a course: its institution's, else the platform-wide one.
+    static func connection(for course: Course, on db: any Database) async throws -> MoodleConnection? {
+        if let own = try await MoodleConnection.query(on: db).filter(\.$institution.$id == course.$institution.id).first() { return own }
+        return try await MoodleConnection.query(on: db).filter(\.$institution.$id == nil).first()
+    }
+
     static func courseURL(_ course: Course, on db: any Database) async throws -> String? {
-        let sync = MoodleSync(db: db, transport: FakeMoodle(), secret: "")
-        guard let connection = try await sync.connection(for: course), let link = try await sync.link(connection, "course", course.requireID()) else { return nil }
+        guard let connection = try await connection(for: course, on: db),
+              let link = try await MoodleLink.query(on: db).filter(\.$connection.$id == connection.requireID()).filter(\.$kind == "course")
+                .filter(\.$localID == course.requireID()).first() else { return nil }
         return "\(connection.siteURL)/course/view.php?id=\(link.moodleID)"
     }
 }
