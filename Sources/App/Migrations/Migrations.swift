@@ -24,5 +24,6 @@ enum Migrations {
         app.migrations.add(SeedTrainingModules())
         app.migrations.add(CreateElearning())
         app.migrations.add(CreateMoodleSync())
+        app.migrations.add(SearchFacetLists())
     }
 }

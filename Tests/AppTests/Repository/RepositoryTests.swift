@@ -1,5 +1,6 @@
 @testable import App
 import Fluent
+import FluentSQL
 import Foundation
 import Testing
 import Vapor
@@ -117,6 +118,66 @@ struct RepositorySearchTests {
             #expect(first.hits.map(\.publishedAt) == first.hits.map(\.publishedAt).sorted(by: >))
             #expect(Set(first.hits.map(\.recordID)).isDisjoint(with: second.hits.map(\.recordID)))
             #expect(first.hits.last!.publishedAt >= second.hits.first!.publishedAt)
+        }
+    }
+
+    @Test("every facet count equals the total of the search with that value as the facet's only filter, with words and one to three filters, in each visibility scope, with and without a second connection")
+    func facetCountsByHand() async throws {
+        try await withInterba(records: true) { app in
+            let network = VisibilityScope(signedIn: true)
+            let admin = VisibilityScope(everything: true)
+            let besides = app.database(besides: app.db.eventLoop, logger: app.logger)
+            let cases: [(String, [String: [String]])] = [
+                ("", ["area": ["A4"]]),
+                ("", ["area": ["A4", "A1"], "language": ["en"]]),
+                ("", ["area": ["A4"], "language": ["en", "sq"], "type": ["guideline"]]),
+                ("internationalisation OR mobility OR students", [:]),
+                ("internationalisation OR mobility OR students", ["language": ["en"]]),
+                ("internationalisation OR mobility OR students", ["area": ["A4", "A2"], "language": ["en"]]),
+                ("internationalisation OR mobility OR students", ["area": ["A4"], "year": ["2024", "2023"], "country": ["AL", "XK"]]),
+            ]
+            var checked = 0
+            for scope in [VisibilityScope.anonymous, network, admin] {
+                for (text, filters) in cases {
+                    let request = SearchRequest(text: text, filters: filters, scope: scope)
+                    let result = try await app.searchIndex.search(request, on: app.db, besides: besides)
+                    let alone = try await app.searchIndex.search(request, on: app.db, besides: nil)
+                    #expect(result.total == alone.total)
+                    #expect(result.facets.mapValues { $0.map { "\($0.value)=\($0.count)" } } == alone.facets.mapValues { $0.map { "\($0.value)=\($0.count)" } })
+                    for (facet, values) in result.facets {
+                        for (value, count) in values {
+                            var only = filters
+                            only[facet] = [value]
+                            let expected = try await app.searchIndex.search(SearchRequest(text: text, filters: only, limit: 1, scope: scope), on: app.db).total
+                            #expect(count == expected, "\(facet)=\(value) for \(text.isEmpty ? "no words" : text) + \(filters) in \(scope)")
+                            checked += 1
+                        }
+                    }
+                    // A value with no count has no match.
+                    for facet in SearchFacet.all where !filters.isEmpty {
+                        #expect((result.facets[facet] ?? []).allSatisfy { $0.count > 0 })
+                    }
+                }
+            }
+            #expect(checked > 200, "only \(checked) counts were checked")
+        }
+    }
+
+    @Test("the facet lists are rebuilt into facet rows by the migration's revert and back, with the same counts")
+    func facetListMigration() async throws {
+        try await withInterba(records: true) { app in
+            let request = SearchRequest(text: "", filters: ["area": ["A4"], "language": ["en"]], scope: VisibilityScope(everything: true))
+            let before = try await app.searchIndex.search(request, on: app.db)
+            #expect(!before.facets.isEmpty)
+            try await SearchFacetLists().revert(on: app.db)
+            let sql = try #require(app.db as? any SQLDatabase)
+            struct Count: Decodable { var n: Int }
+            let rows = try #require(try await sql.raw("SELECT COUNT(*) AS n FROM repository_facets").first(decoding: Count.self)).n
+            #expect(rows > 100, "the demo records' facet values come back as rows")
+            try await SearchFacetLists().prepare(on: app.db)
+            let after = try await app.searchIndex.search(request, on: app.db)
+            #expect(after.total == before.total)
+            #expect(after.facets.mapValues { $0.map { "\($0.value)=\($0.count)" } } == before.facets.mapValues { $0.map { "\($0.value)=\($0.count)" } })
         }
     }
 

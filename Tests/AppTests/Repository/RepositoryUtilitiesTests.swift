@@ -484,3 +484,58 @@ struct TextExtractorTests {
         #expect(TextExtractor.extract(Data("%PDF-1.4\nbroken".utf8), mediaType: "application/pdf") == nil)
     }
 }
+
+@Suite("Facet lists and their tally")
+struct FacetTallyTests {
+    func counts(_ tally: FacetTally) -> [String: [String]] {
+        tally.facets.mapValues { $0.map { "\($0.value)=\($0.count)" } }
+    }
+
+    @Test("encoding sorts, drops duplicates and strips the separators from values")
+    func encoding() {
+        let list = FacetLists.encode([("language", "sq"), ("area", "A4"), ("area", "A4"), ("year", "20\u{1E}24\u{1F}")])
+        #expect(list == "area\u{1F}A4\u{1E}language\u{1F}sq\u{1E}year\u{1F}2024")
+    }
+
+    @Test("without filters every value of every document counts")
+    func noFilters() {
+        var tally = FacetTally(filters: [:])
+        let documents = [
+            FacetLists.encode([("area", "A4"), ("area", "A1"), ("language", "en")]),
+            FacetLists.encode([("area", "A4"), ("language", "sq")]),
+            "",
+            FacetLists.encode([("language", "en"), ("year", "2024")]),
+        ]
+        tally.add(documents.joined(separator: "\u{1D}"))
+        #expect(counts(tally) == ["area": ["A4=2", "A1=1"], "language": ["en=2", "sq=1"], "year": ["2024=1"]])
+    }
+
+    @Test("a filtered facet counts the documents that match the other filters; a document missing two filters counts nowhere")
+    func ownFilterLeftOut() {
+        var tally = FacetTally(filters: ["area": ["A4"], "language": ["en", "sq"]])
+        let documents = [
+            // Matches both: every value counts.
+            FacetLists.encode([("area", "A4"), ("language", "en"), ("year", "2024")]),
+            // Misses the area: counts only for the area facet (its alternatives).
+            FacetLists.encode([("area", "A2"), ("language", "sq"), ("year", "2023")]),
+            // Misses the language: counts only for the language facet.
+            FacetLists.encode([("area", "A4"), ("language", "mk"), ("year", "2022")]),
+            // Misses both: nowhere.
+            FacetLists.encode([("area", "A9"), ("language", "hr"), ("year", "2021")]),
+        ]
+        // Two aggregates (two statements' results) add up.
+        tally.add(documents[0...1].joined(separator: "\u{1D}"))
+        tally.add(documents[2...3].joined(separator: "\u{1D}"))
+        #expect(counts(tally) == ["area": ["A2=1", "A4=1"], "language": ["en=1", "mk=1"], "year": ["2024=1"]])
+    }
+
+    @Test("values with non-ASCII letters and long licence identifiers")
+    func unicode() {
+        var tally = FacetTally(filters: ["licence": ["CC-BY-NC-SA-4.0"]])
+        tally.add([
+            FacetLists.encode([("licence", "CC-BY-NC-SA-4.0"), ("type", "udhëzues")]),
+            FacetLists.encode([("licence", "CC-BY-4.0"), ("type", "упатство")]),
+        ].joined(separator: "\u{1D}"))
+        #expect(counts(tally) == ["licence": ["CC-BY-4.0=1", "CC-BY-NC-SA-4.0=1"], "type": ["udhëzues=1"]])
+    }
+}

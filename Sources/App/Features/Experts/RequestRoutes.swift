@@ -372,9 +372,9 @@ struct RequestRoutes: RouteCollection {
             let scope = try await req.repository.scope(for: actor)
             let words = request.title.split(whereSeparator: { (c: Character) in !c.isLetter }).map(String.init).filter { $0.count > 3 }.prefix(4).joined(separator: " OR ")
             var result = try await req.application.searchIndex.search(
-                SearchRequest(text: words, filters: ["area": request.areas], limit: 5, scope: scope), on: req.db)
+                SearchRequest(text: words, filters: ["area": request.areas], limit: 5, scope: scope, countsFacets: false), on: req.db)
             if result.hits.isEmpty {
-                result = try await req.application.searchIndex.search(SearchRequest(text: "", filters: ["area": request.areas], sort: .date, limit: 5, scope: scope), on: req.db)
+                result = try await req.application.searchIndex.search(SearchRequest(text: "", filters: ["area": request.areas], sort: .date, limit: 5, scope: scope, countsFacets: false), on: req.db)
             }
             suggestions = result.hits.map { hit in
                 ShowView.Suggestion(id: hit.recordID.uuidString, href: "/repository/\(hit.recordID.uuidString)", title: hit.title, snippet: hit.snippet)

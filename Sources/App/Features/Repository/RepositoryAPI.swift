@@ -43,7 +43,7 @@ struct RepositoryAPI: RouteCollection {
         let scope = try await req.repository.scope(for: try await req.actor())
         let result = try await req.application.searchIndex.search(
             SearchRequest(text: parameters.q, filters: parameters.filters, sort: parameters.sort,
-                          offset: (parameters.page - 1) * perPage, limit: perPage, scope: scope), on: req.db)
+                          offset: (parameters.page - 1) * perPage, limit: perPage, scope: scope), on: req.db, besides: req.besideDatabase)
         let labels = try await RepositoryRoutes.FacetLabels.load(req)
         let base = req.application.config.baseURL
         return SearchDTO(

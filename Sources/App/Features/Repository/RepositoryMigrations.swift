@@ -119,3 +119,55 @@ struct CreateRepository: AsyncMigration {
         try await db.schema(RepositoryRecord.schema).delete()
     }
 }
+
+/// Each search document's facets as one short text (see `FacetLists`) instead of a row per facet value, so a search
+/// counts every facet from the documents it matched in one pass: on SQLite in a narrow table beside the search rows
+/// (with the date, for ordering), on PostgreSQL as a column of the search row. The lists are built from the facet
+/// rows, which then go (they were derived from the records and are rebuilt by `revert`).
+struct SearchFacetLists: AsyncMigration {
+    var name: String { "0020_search_facet_lists" }
+
+    func prepare(on db: any Database) async throws {
+        try await db.transaction { tx in
+            guard let sql = tx as? any SQLDatabase else { return }
+            if sql.dialect.name == "postgresql" {
+                try await sql.raw("ALTER TABLE repository_search ADD COLUMN facets TEXT NOT NULL DEFAULT ''").run()
+                try await sql.raw("""
+                    UPDATE repository_search s SET facets = COALESCE((SELECT string_agg(f.facet || chr(31) || f.value, chr(30) ORDER BY f.facet, f.value)
+                      FROM repository_facets f WHERE f.doc_id = s.doc_id), '')
+                    """).run()
+            } else {
+                try await sql.raw("CREATE TABLE repository_search_docs (doc_id INTEGER PRIMARY KEY, published_at DOUBLE PRECISION NOT NULL, facets TEXT NOT NULL)").run()
+                try await sql.raw("""
+                    INSERT INTO repository_search_docs (doc_id, published_at, facets)
+                    SELECT s.doc_id, s.published_at, COALESCE((SELECT group_concat(f.facet || char(31) || f.value, char(30))
+                      FROM repository_facets f WHERE f.doc_id = s.doc_id), '') FROM repository_search s
+                    """).run()
+            }
+            try await sql.raw("DROP TABLE repository_facets").run()
+        }
+    }
+
+    func revert(on db: any Database) async throws {
+        try await db.transaction { tx in
+            guard let sql = tx as? any SQLDatabase else { return }
+            struct Lists: Decodable { var doc_id: Int64; var facets: String }
+            let postgres = sql.dialect.name == "postgresql"
+            let lists = try await sql.raw(postgres ? "SELECT doc_id, facets FROM repository_search" : "SELECT doc_id, facets FROM repository_search_docs")
+                .all(decoding: Lists.self)
+            try await sql.raw("CREATE TABLE repository_facets (doc_id BIGINT NOT NULL, facet TEXT NOT NULL, value TEXT NOT NULL)").run()
+            try await sql.raw("CREATE INDEX repository_facets_value ON repository_facets (facet, value, doc_id)").run()
+            try await sql.raw("CREATE INDEX repository_facets_doc ON repository_facets (doc_id, facet, value)").run()
+            let rows: [SQLQueryString] = lists.flatMap { list in
+                list.facets.split(separator: "\u{1E}").compactMap { pair -> SQLQueryString? in
+                    let parts = pair.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
+                    return parts.count == 2 ? "(\(bind: list.doc_id), \(bind: parts[0]), \(bind: parts[1]))" : nil
+                }
+            }
+            for start in stride(from: 0, to: rows.count, by: 2000) {
+                try await sql.raw("INSERT INTO repository_facets (doc_id, facet, value) VALUES \(Array(rows[start..<min(start + 2000, rows.count)]).joined(separator: ", "))").run()
+            }
+            try await sql.raw(postgres ? "ALTER TABLE repository_search DROP COLUMN facets" : "DROP TABLE repository_search_docs").run()
+        }
+    }
+}

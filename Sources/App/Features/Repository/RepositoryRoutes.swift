@@ -168,7 +168,7 @@ struct RepositoryRoutes: RouteCollection {
         let scope = try await service.scope(for: actor)
         let request = SearchRequest(text: parameters.q, filters: parameters.filters, sort: parameters.sort,
                                     offset: (parameters.page - 1) * Self.pageSize, limit: Self.pageSize, scope: scope)
-        let result = try await req.application.searchIndex.search(request, on: req.db)
+        let result = try await req.application.searchIndex.search(request, on: req.db, besides: req.besideDatabase)
         let labels = try await FacetLabels.load(req)
 
         let records = try await RepositoryRecord.query(on: req.db).filter(\.$id ~~ result.hits.map(\.recordID)).all()

@@ -39,6 +39,8 @@ struct SearchRequest: Sendable {
     var offset: Int = 0
     var limit: Int = 20
     var scope: VisibilityScope = .anonymous
+    /// Whether to count the facets (suggestions need only the hits).
+    var countsFacets = true
 
     var query: SearchQuery { SearchQuery(parsing: text) }
 }
@@ -62,7 +64,8 @@ struct SearchResult: Sendable {
 protocol SearchIndex: Sendable {
     func upsert(_ documents: [SearchDocument], on db: any Database) async throws
     func remove(recordIDs: [UUID], on db: any Database) async throws
-    func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult
+    /// `other`: a second connection (of another event loop) for the facet counts, which then run beside the page.
+    func search(_ request: SearchRequest, on db: any Database, besides other: (any Database)?) async throws -> SearchResult
 }
 
 enum SearchFacet {
@@ -216,7 +219,7 @@ enum SearchRows {
         var record_id: String; var title: String; var body: String; var published_at: Double; var total: Int64
         var hit: Hit { Hit(record_id: record_id, title: title, body: body, published_at: published_at) }
     }
-    struct Facet: Decodable { var facet: String; var value: String; var n: Int64 }
+    struct Lists: Decodable { var lists: String? }
     struct Page { var total: Int; var rows: [Hit] }
 }
 
@@ -256,21 +259,149 @@ enum SearchTags {
     }
 }
 
-/// What the two implementations share: batching, the facet table, paging and facet counting.
-/// They differ in how text and tags are stored and matched (`writeText`, `matching`).
+/// Which tags a matching document carries: one of the alternatives, each a list of groups of which the document has
+/// one tag each. No alternatives: no condition.
+struct TagCondition: Sendable {
+    var alternatives: [[[String]]]
+
+    static let none = TagCondition(alternatives: [])
+    /// One tag of every group.
+    static func all(_ groups: [[String]]) -> TagCondition {
+        let groups = groups.filter { !$0.isEmpty }
+        return TagCondition(alternatives: groups.isEmpty ? [] : [groups])
+    }
+
+    /// The condition in a search engine's syntax: `tag` quotes one tag, then groups, alternatives and the whole
+    /// are joined with the engine's OR and AND. nil when there is no condition.
+    func rendered(tag: (String) -> String, or: String, and: String) -> String? {
+        let rendered = alternatives.map { groups in
+            groups.map { "(" + $0.map(tag).joined(separator: or) + ")" }.joined(separator: and)
+        }.filter { !$0.isEmpty }
+        if rendered.isEmpty { return nil }
+        return rendered.count == 1 ? rendered[0] : rendered.map { "(\($0))" }.joined(separator: or)
+    }
+}
+
+/// Each document's facets as one short text, read with the documents a search matches so that every facet is counted
+/// in one pass: "area␟A4␞language␟sq␞…" (unit and record separators). The lists of several documents come joined
+/// by the group separator (one aggregate per search).
+enum FacetLists {
+    static let unit: UInt8 = 0x1F, record: UInt8 = 0x1E, group: UInt8 = 0x1D
+
+    static func encode(_ facets: [(String, String)]) -> String {
+        func clean(_ text: String) -> String { text.filter { $0.unicodeScalars.allSatisfy { $0.value >= 0x20 } } }
+        return Set(facets.map { clean($0.0) + "\u{1F}" + clean($0.1) }).sorted().joined(separator: "\u{1E}")
+    }
+}
+
+/// Counts facet values over documents' facet lists, each facet without its own filter: a document counts for a
+/// facet when it matches the filters of every other facet, so the alternatives to a chosen value keep their counts.
+/// The documents given may therefore miss one filter (never more: those are skipped).
+struct FacetTally {
+    typealias Facets = [String: [(value: String, count: Int)]]
+
+    private let filtered: [String]
+    private let chosen: [String: Set<String>]
+    /// "facet␟value" → documents.
+    private var counts: [String: Int] = [:]
+
+    init(filters: [String: [String]]) {
+        let filters = filters.filter { !$0.value.isEmpty }
+        filtered = filters.keys.sorted()
+        chosen = filters.mapValues(Set.init)
+    }
+
+    /// Adds the documents of one aggregate (lists joined by the group separator).
+    mutating func add(_ lists: String) {
+        var lists = lists
+        lists.withUTF8 { bytes in
+            let all = (1 << filtered.count) - 1
+            // The pairs of the current document: where each starts, where its facet ends, where it ends.
+            var pairs: [(start: Int, unit: Int, end: Int)] = []
+            var start = 0, unit = -1
+            func facet(_ pair: (start: Int, unit: Int, end: Int)) -> String {
+                String(decoding: UnsafeBufferPointer(rebasing: bytes[pair.start..<pair.unit]), as: UTF8.self)
+            }
+            func finishDocument() {
+                var matched = 0
+                for pair in pairs {
+                    let name = facet(pair)
+                    guard let values = chosen[name], let bit = filtered.firstIndex(of: name) else { continue }
+                    let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(pair.unit + 1)..<pair.end]), as: UTF8.self)
+                    if values.contains(value) { matched |= 1 << bit }
+                }
+                let missing = all & ~matched
+                if missing.nonzeroBitCount <= 1 {
+                    let only = missing == 0 ? nil : filtered[missing.trailingZeroBitCount]
+                    for pair in pairs where only == nil || facet(pair) == only {
+                        counts[String(decoding: UnsafeBufferPointer(rebasing: bytes[pair.start..<pair.end]), as: UTF8.self), default: 0] += 1
+                    }
+                }
+                pairs.removeAll(keepingCapacity: true)
+            }
+            for index in 0...bytes.count {
+                let byte = index < bytes.count ? bytes[index] : FacetLists.group
+                switch byte {
+                case FacetLists.unit:
+                    unit = index
+                case FacetLists.record, FacetLists.group:
+                    if unit > start && unit < index { pairs.append((start, unit, index)) }
+                    start = index + 1
+                    unit = -1
+                    if byte == FacetLists.group { finishDocument() }
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// The counts per facet, most frequent first (then by value).
+    var facets: Facets {
+        var result: Facets = [:]
+        for (pair, count) in counts {
+            let parts = pair.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { continue }
+            result[String(parts[0]), default: []].append((String(parts[1]), count))
+        }
+        for key in result.keys {
+            result[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
+        }
+        return result
+    }
+}
+
+/// What a search engine returns for a set of matching documents.
+struct SearchMatch {
+    /// `doc_id`, `published_at` and `score` (0 unless ranked) of every match.
+    var rows: SQLQueryString
+    /// Whether a higher score ranks first.
+    var descending: Bool
+    /// One row with the facet lists of every match in one text (`lists`, NULL when nothing matches).
+    var lists: SQLQueryString
+}
+
+/// What the two implementations share: batching, paging and facet counting.
+/// They differ in how text, tags and facet lists are stored and matched (`writeText`, `matching`).
 protocol SQLSearchIndex: SearchIndex {
-    /// The documents' text and tags as stored, and the SQL that writes them.
+    /// Writes the documents' text, tags and facet lists where the engine keeps them besides the search rows.
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws
-    /// The documents that match the words (may be empty) and contain one tag of every group, as a query returning
-    /// `doc_id` (and `score` when ranked); nil when the words cannot match anything.
-    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)?
+    /// The documents that match the words (may be empty) and the tag condition, and that the searcher may see; nil
+    /// when the words cannot match anything or there is neither a word nor a tag to match.
+    func matching(_ text: String, tags: TagCondition, hidden: (hidden: [String], except: [String])?, ranked: Bool) -> SearchMatch?
+    /// One row with the facet lists (`lists`) of every document the scope may see.
+    func visibleLists(_ condition: SQLQueryString) -> SQLQueryString
     /// Facet counts of the whole collection, per application.
     var facetCache: FacetCache { get }
-    /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector there).
+    /// Extra SET/VALUES for the search row (PostgreSQL keeps its tsvector and facet lists there).
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) { get }
-    /// The join from matching documents to their facet rows (`CROSS JOIN` makes SQLite loop over the matches).
-    var facetJoin: String { get }
+}
+
+extension SearchIndex {
+    func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult {
+        try await search(request, on: db, besides: nil)
+    }
 }
 
 extension SQLSearchIndex {
@@ -294,20 +425,8 @@ extension SQLSearchIndex {
                 let returned = try await sql.raw(insert).all(decoding: SearchRows.Returned.self)
                 let ids = Dictionary(returned.map { ($0.record_id, $0.doc_id) }, uniquingKeysWith: { a, _ in a })
                 let pairs = batch.compactMap { document in ids[document.recordID.uuidString].map { (docID: $0, document: document) } }
-                let docIDs = pairs.map(\.docID)
-                try await sql.raw("DELETE FROM repository_facets WHERE doc_id IN (\(binds: docIDs))").run()
-                try await deleteText(docIDs: docIDs, on: sql)
+                try await deleteText(docIDs: pairs.map(\.docID), on: sql)
                 try await writeText(pairs, on: sql)
-                let facetRows: [SQLQueryString] = pairs.flatMap { pair in
-                    Set(pair.document.facets.map { "\($0.0)\u{1F}\($0.1)" }).sorted().map { joined -> SQLQueryString in
-                        let parts = joined.split(separator: "\u{1F}", maxSplits: 1).map(String.init)
-                        return "(\(bind: pair.docID), \(bind: parts[0]), \(bind: parts.count > 1 ? parts[1] : ""))"
-                    }
-                }
-                for chunk in stride(from: 0, to: facetRows.count, by: 2000) {
-                    let slice = Array(facetRows[chunk..<min(chunk + 2000, facetRows.count)])
-                    try await sql.raw("INSERT INTO repository_facets (doc_id, facet, value) VALUES \(slice.joined(separator: ", "))").run()
-                }
             }
         }
     }
@@ -318,7 +437,6 @@ extension SQLSearchIndex {
         let docIDs = try await sql.raw("SELECT doc_id FROM repository_search WHERE record_id IN (\(binds: recordIDs.map(\.uuidString)))")
             .all(decoding: SearchRows.DocID.self).map(\.doc_id)
         guard !docIDs.isEmpty else { return }
-        try await sql.raw("DELETE FROM repository_facets WHERE doc_id IN (\(binds: docIDs))").run()
         try await deleteText(docIDs: docIDs, on: sql)
         try await sql.raw("DELETE FROM repository_search WHERE doc_id IN (\(binds: docIDs))").run()
     }
@@ -334,129 +452,134 @@ extension SQLSearchIndex {
         return condition + ")"
     }
 
-    func search(_ request: SearchRequest, on db: any Database) async throws -> SearchResult {
+    /// The total and the facet counts of everything the scope may see, kept for a minute.
+    func collection(_ scope: VisibilityScope, on sql: any SQLDatabase) async throws -> (total: Int, facets: FacetTally.Facets) {
+        if let cached = facetCache.get(scope) { return cached }
+        let condition = visibilityCondition(scope)
+        let total = try await sql.raw("SELECT COUNT(*) AS n FROM repository_search s WHERE \(condition)").first(decoding: SearchRows.Count.self)?.n ?? 0
+        var tally = FacetTally(filters: [:])
+        if let lists = try await sql.raw(visibleLists(condition)).first(decoding: SearchRows.Lists.self)?.lists { tally.add(lists) }
+        let facets = tally.facets
+        facetCache.put(scope, total: Int(total), facets)
+        return (Int(total), facets)
+    }
+
+    /// A search: the page of hits and the total from one statement, and (beside it, on `other` when given, a
+    /// connection of another event loop) the facet counts from the facet lists of the documents that match all
+    /// filters or all but one, in one more statement.
+    func search(_ request: SearchRequest, on db: any Database, besides other: (any Database)?) async throws -> SearchResult {
         guard let sql = db as? any SQLDatabase else { return SearchResult(total: 0, hits: [], facets: [:]) }
+        let counting = (other as? any SQLDatabase) ?? sql
         let query = request.query
         let filters = request.filters.filter { !$0.value.isEmpty }
         let hidden = SearchTags.exclusion(request.scope)
+        let filtered = filters.keys.sorted()
         func groups(except skipped: String?) -> [[String]] {
-            var result: [[String]] = []
-            for (facet, values) in filters.sorted(by: { $0.key < $1.key }) where facet != skipped {
-                result.append(values.map { SearchTags.token(facet, $0) })
-            }
-            return result
+            filtered.filter { $0 != skipped }.map { facet in filters[facet, default: []].map { SearchTags.token(facet, $0) } }
         }
-        let browsing = query.isEmpty && filters.isEmpty
-        let page: SearchRows.Page
-        var facets: [String: [(value: String, count: Int)]] = [:]
-        // The set of matching documents, as SQL returning doc_id, for counting facets (with or without one facet's filter).
-        var idsFor: (String?) -> SQLQueryString?
-        if browsing {
-            // Browsing everything: newest first straight from the search rows (index on published_at); the total and the
-            // facet counts of the whole collection are kept for a minute per visibility scope.
+
+        if query.isEmpty && filters.isEmpty {
+            // Browsing everything: newest first straight from the search rows (index on published_at); the total and
+            // the facet counts of the whole collection are kept for a minute per visibility scope.
             let rows = try await sql.raw("""
                 SELECT s.record_id, s.title, s.body, s.published_at FROM repository_search s WHERE \(visibilityCondition(request.scope))
                 ORDER BY s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
                 """).all(decoding: SearchRows.Hit.self)
-            if let cached = facetCache.get(request.scope) {
-                page = SearchRows.Page(total: cached.total, rows: rows)
-                facets = cached.facets
-                idsFor = { _ in nil }
-            } else {
-                let total = try await sql.raw("SELECT COUNT(*) AS n FROM repository_search s WHERE \(visibilityCondition(request.scope))")
-                    .first(decoding: SearchRows.Count.self)?.n ?? 0
-                page = SearchRows.Page(total: Int(total), rows: rows)
-                let condition = visibilityCondition(request.scope)
-                idsFor = { _ in "SELECT s.doc_id FROM repository_search s WHERE \(condition)" }
-            }
-        } else {
-            guard let all = matching(request.text, tagGroups: groups(except: nil), hidden: hidden) else { return SearchResult(total: 0, hits: [], facets: [:]) }
-            let byRelevance = request.sort == .relevance && !query.isEmpty
-            let order: SQLQueryString = byRelevance ? (all.descending ? "m.score DESC" : "m.score ASC") : "s.published_at DESC"
-            // The page and the total in one statement (the window counts every match before the LIMIT).
-            let counted = try await sql.raw("""
-                SELECT s.record_id, s.title, s.body, s.published_at, COUNT(*) OVER () AS total FROM (\(byRelevance ? all.ranked : all.ids)) m
-                JOIN repository_search s ON s.doc_id = m.doc_id
-                ORDER BY \(order), s.published_at DESC, s.doc_id LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)
-                """).all(decoding: SearchRows.CountedHit.self)
-            var total = counted.first?.total ?? 0
-            if counted.isEmpty && request.offset > 0 {
-                // Past the last page: the window saw no rows, so count on their own.
-                total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(all.ids)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
-            }
-            page = SearchRows.Page(total: Int(total), rows: counted.map(\.hit))
-            let text = request.text
-            let visible = visibilityCondition(request.scope)
-            let noWords = query.isEmpty
-            idsFor = { skipped in
-                // Without its own filter a facet may have nothing left to match: then it counts over all visible documents.
-                let remaining = groups(except: skipped)
-                if noWords && remaining.isEmpty { return "SELECT s.doc_id FROM repository_search s WHERE \(visible)" }
-                return matching(text, tagGroups: remaining, hidden: hidden)?.ids
-            }
+            let whole = try await collection(request.scope, on: counting)
+            return SearchResult(total: whole.total, hits: hits(rows, query), facets: request.countsFacets ? whole.facets : [:])
         }
 
+        let byRelevance = request.sort == .relevance && !query.isEmpty
+        guard let all = matching(request.text, tags: .all(groups(except: nil)), hidden: hidden, ranked: byRelevance) else {
+            return SearchResult(total: 0, hits: [], facets: [:])
+        }
+        async let page = self.page(all, byRelevance: byRelevance, request, on: sql)
+
+        var facets: FacetTally.Facets = [:]
+        if request.countsFacets {
+            var tally = FacetTally(filters: filters)
+            if query.isEmpty && filtered.count == 1 {
+                // Without words, the one filtered facet counts over the whole collection (cached), the others over
+                // the documents it matches.
+                if let lists = try await counting.raw(all.lists).first(decoding: SearchRows.Lists.self)?.lists { tally.add(lists) }
+                facets = tally.facets
+                facets[filtered[0]] = try await collection(request.scope, on: counting).facets[filtered[0]]
+            } else {
+                // The documents that miss at most one filter: with two or more filters, those that match all filters
+                // but one, in any combination; with one, every document that matches the words.
+                let tags = filtered.count < 2 ? TagCondition.none : TagCondition(alternatives: filtered.map { groups(except: $0) })
+                if let near = matching(request.text, tags: tags, hidden: hidden, ranked: false),
+                   let lists = try await counting.raw(near.lists).first(decoding: SearchRows.Lists.self)?.lists {
+                    tally.add(lists)
+                }
+                facets = tally.facets
+            }
+        }
+        let found = try await page
+        return SearchResult(total: found.total, hits: hits(found.rows, query), facets: facets)
+    }
+
+    /// One page of matches with their total (a window count over every match, taken before the LIMIT); the text of
+    /// the page's hits is read after the LIMIT, for those rows only.
+    private func page(_ match: SearchMatch, byRelevance: Bool, _ request: SearchRequest, on sql: any SQLDatabase) async throws -> SearchRows.Page {
+        func order(_ table: String) -> SQLQueryString {
+            let first: String = byRelevance ? "\(table).score \(match.descending ? "DESC" : "ASC"), " : ""
+            return "\(unsafeRaw: first)\(unsafeRaw: table).published_at DESC, \(unsafeRaw: table).doc_id"
+        }
+        let counted = try await sql.raw("""
+            SELECT s.record_id, s.title, s.body, s.published_at, m.total FROM (
+              SELECT r.doc_id, r.published_at, r.score, COUNT(*) OVER () AS total FROM (\(match.rows)) r
+              ORDER BY \(order("r")) LIMIT \(bind: request.limit) OFFSET \(bind: request.offset)) m
+            JOIN repository_search s ON s.doc_id = m.doc_id
+            ORDER BY \(order("m"))
+            """).all(decoding: SearchRows.CountedHit.self)
+        var total = counted.first?.total ?? 0
+        if counted.isEmpty && request.offset > 0 {
+            // Past the last page: the window saw no rows, so count on their own.
+            total = try await sql.raw("SELECT COUNT(*) AS n FROM (\(match.rows)) m").first(decoding: SearchRows.Count.self)?.n ?? 0
+        }
+        return SearchRows.Page(total: Int(total), rows: counted.map(\.hit))
+    }
+
+    private func hits(_ rows: [SearchRows.Hit], _ query: SearchQuery) -> [SearchHit] {
         let highlight = query.highlightWords
-        let hits = page.rows.compactMap { row -> SearchHit? in
+        return rows.compactMap { row -> SearchHit? in
             guard let id = UUID(uuidString: row.record_id) else { return nil }
             return SearchHit(recordID: id, title: row.title, snippet: Snippet.make(row.body, highlight: highlight),
                              publishedAt: Date(timeIntervalSince1970: row.published_at))
         }
-
-        // Facet counts: one query for the facets without a filter, one per filtered facet (counted without its own
-        // filter, so its alternatives stay visible).
-        func count(_ ids: SQLQueryString, only facet: String?) async throws {
-            var facetClause: SQLQueryString = ""
-            if let facet { facetClause = " AND f.facet = \(bind: facet)" }
-            else if !filters.isEmpty { facetClause = " AND f.facet NOT IN (\(binds: Array(filters.keys)))" }
-            // From the matching documents to their facet rows (by the doc_id index): SQLite's planner would otherwise
-            // walk every row of the facet from the (facet, value) index and test each against the matches, which
-            // costs four times as much for a word and a filter (CROSS JOIN fixes the order of the loops in SQLite).
-            let rows = try await sql.raw("""
-                SELECT f.facet, f.value, COUNT(*) AS n FROM (\(ids)) m \(unsafeRaw: facetJoin) repository_facets f ON f.doc_id = m.doc_id
-                WHERE 1 = 1\(facetClause)
-                GROUP BY f.facet, f.value
-                """).all(decoding: SearchRows.Facet.self)
-            for row in rows { facets[row.facet, default: []].append((row.value, Int(row.n))) }
-        }
-        if let ids = idsFor(nil) {
-            try await count(ids, only: nil)
-            for facet in filters.keys.sorted() {
-                if let ids = idsFor(facet) { try await count(ids, only: facet) }
-            }
-            for key in facets.keys {
-                facets[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
-            }
-            if browsing { facetCache.put(request.scope, total: page.total, facets) }
-        }
-        return SearchResult(total: page.total, hits: hits, facets: facets)
     }
 }
 
-/// SQLite: an FTS5 table (rowid = doc_id) over folded text and the tags, ranked by bm25 with the title weighted up.
+/// SQLite: an FTS5 table (rowid = doc_id) over folded text and the tags, ranked by bm25 with the title weighted up,
+/// and a narrow table of each document's date and facet lists (the search rows carry long text, read only for a page).
 struct SQLiteSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
-    var facetJoin: String { "CROSS JOIN" }
 
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
         ("", { _ in "" }, "")
     }
 
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {
+        guard !documents.isEmpty else { return }
         let rows: [SQLQueryString] = documents.map {
             "(\(bind: $0.docID), \(bind: SearchFolding.fold($0.document.title)), \(bind: SearchFolding.fold($0.document.body)), \(bind: SearchTags.all($0.document)))"
         }
-        guard !rows.isEmpty else { return }
         try await sql.raw("INSERT INTO repository_fts (rowid, title, body, tags) VALUES \(rows.joined(separator: ", "))").run()
+        let lists: [SQLQueryString] = documents.map {
+            "(\(bind: $0.docID), \(bind: $0.document.publishedAt.timeIntervalSince1970), \(bind: FacetLists.encode($0.document.facets)))"
+        }
+        try await sql.raw("INSERT INTO repository_search_docs (doc_id, published_at, facets) VALUES \(lists.joined(separator: ", "))").run()
     }
 
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {
         guard !docIDs.isEmpty else { return }
         try await sql.raw("DELETE FROM repository_fts WHERE rowid IN (\(binds: docIDs))").run()
+        try await sql.raw("DELETE FROM repository_search_docs WHERE doc_id IN (\(binds: docIDs))").run()
     }
 
-    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
-        var parts: [String] = []
+    func matching(_ text: String, tags: TagCondition, hidden: (hidden: [String], except: [String])?, ranked: Bool) -> SearchMatch? {
+        var words: String?
         // Parse first (operators are capitalised OR), then fold the terms the way the indexed text was folded.
         let parsed = SearchQuery(parsing: text)
         if !parsed.isEmpty {
@@ -468,10 +591,10 @@ struct SQLiteSearchIndex: SQLSearchIndex {
             }
             let folded = SearchQuery(clauses: parsed.clauses.map { .init(alternatives: $0.alternatives.map(fold)) }, excluded: parsed.excluded.map(fold))
             guard let expression = folded.fts5Expression() else { return nil }
-            parts.append("{title body}: (\(expression))")
+            words = "{title body}: (\(expression))"
         }
         func any(_ tags: [String]) -> String { "tags: (" + tags.map { "\"\($0)\"" }.joined(separator: " OR ") + ")" }
-        for group in tagGroups where !group.isEmpty { parts.append(any(group)) }
+        let parts = [words, tags.rendered(tag: { "tags: \"\($0)\"" }, or: " OR ", and: " AND ")].compactMap { $0 }
         guard !parts.isEmpty else { return nil }
         var expression = parts.map { "(\($0))" }.joined(separator: " AND ")
         if let hidden, !hidden.hidden.isEmpty {
@@ -479,30 +602,45 @@ struct SQLiteSearchIndex: SQLSearchIndex {
                 ? "(\(expression)) NOT \(any(hidden.hidden))"
                 : "(\(expression)) NOT (\(any(hidden.hidden)) NOT \(any(hidden.except)))"
         }
-        return ("SELECT rowid AS doc_id FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
-                "SELECT rowid AS doc_id, bm25(repository_fts, 8.0, 1.0, 0.0) AS score FROM repository_fts WHERE repository_fts MATCH \(bind: expression)",
-                false)
+        let from = "FROM repository_fts f CROSS JOIN repository_search_docs d ON d.doc_id = f.rowid WHERE repository_fts MATCH"
+        let rows: SQLQueryString
+        if ranked, let words {
+            // bm25 counts the documents of every phrase of its own query before ranking, so it ranks the words alone
+            // (the tags are in a quarter of the collection each, and do not say how relevant a document is), and the
+            // tags and visibility filter that through the full expression.
+            rows = expression == words
+                ? "SELECT f.rowid AS doc_id, d.published_at, bm25(repository_fts, 8.0, 1.0, 0.0) AS score \(unsafeRaw: from) \(bind: words)"
+                : "SELECT f.rowid AS doc_id, d.published_at, bm25(repository_fts, 8.0, 1.0, 0.0) AS score \(unsafeRaw: from) \(bind: words) AND +f.rowid IN (SELECT rowid FROM repository_fts WHERE repository_fts MATCH \(bind: expression))"
+        } else {
+            rows = "SELECT f.rowid AS doc_id, d.published_at, 0 AS score \(unsafeRaw: from) \(bind: expression)"
+        }
+        return SearchMatch(rows: rows, descending: false,
+                           lists: "SELECT group_concat(d.facets, char(29)) AS lists \(unsafeRaw: from) \(bind: expression)")
+    }
+
+    func visibleLists(_ condition: SQLQueryString) -> SQLQueryString {
+        "SELECT group_concat(d.facets, char(29)) AS lists FROM repository_search s CROSS JOIN repository_search_docs d ON d.doc_id = s.doc_id WHERE \(condition)"
     }
 }
 
 /// PostgreSQL: a tsvector built with the `interba_fold` configuration (simple + unaccent) over title (weight A), body
-/// (B) and the tags (D), a GIN index, `websearch_to_tsquery` for the words and `ts_rank` for ranking.
+/// (B) and the tags (D), a GIN index, `websearch_to_tsquery` for the words and `ts_rank` for ranking; the facet lists
+/// are a column of the search row, read in the same heap visit that returns a match.
 struct PostgresSearchIndex: SQLSearchIndex {
     let facetCache = FacetCache()
-    var facetJoin: String { "JOIN" }
 
     var extraColumns: (names: String, values: (SearchDocument) -> SQLQueryString, update: String) {
-        (", document",
+        (", document, facets",
          { document in
-             ", setweight(to_tsvector('interba_fold', \(bind: document.title)), 'A') || setweight(to_tsvector('interba_fold', \(bind: String(document.body.prefix(400_000)))), 'B') || setweight(to_tsvector('simple', \(bind: SearchTags.all(document))), 'D')"
+             ", setweight(to_tsvector('interba_fold', \(bind: document.title)), 'A') || setweight(to_tsvector('interba_fold', \(bind: String(document.body.prefix(400_000)))), 'B') || setweight(to_tsvector('simple', \(bind: SearchTags.all(document))), 'D'), \(bind: FacetLists.encode(document.facets))"
          },
-         ", document = excluded.document")
+         ", document = excluded.document, facets = excluded.facets")
     }
 
     func writeText(_ documents: [(docID: Int64, document: SearchDocument)], on sql: any SQLDatabase) async throws {}
     func deleteText(docIDs: [Int64], on sql: any SQLDatabase) async throws {}
 
-    func matching(_ text: String, tagGroups: [[String]], hidden: (hidden: [String], except: [String])?) -> (ids: SQLQueryString, ranked: SQLQueryString, descending: Bool)? {
+    func matching(_ text: String, tags: TagCondition, hidden: (hidden: [String], except: [String])?, ranked: Bool) -> SearchMatch? {
         var queries: [SQLQueryString] = []
         let parsed = SearchQuery(parsing: text)
         var words: SQLQueryString?
@@ -512,8 +650,8 @@ struct PostgresSearchIndex: SQLSearchIndex {
             words = "websearch_to_tsquery('interba_fold', \(bind: websearch))"
             queries.append(words!)
         }
-        for group in tagGroups where !group.isEmpty {
-            queries.append("to_tsquery('simple', \(bind: group.joined(separator: " | ")))")
+        if let condition = tags.rendered(tag: { $0 }, or: " | ", and: " & ") {
+            queries.append("to_tsquery('simple', \(bind: condition))")
         }
         guard !queries.isEmpty else { return nil }
         if let hidden, !hidden.hidden.isEmpty {
@@ -522,15 +660,29 @@ struct PostgresSearchIndex: SQLSearchIndex {
             queries.append("to_tsquery('simple', \(bind: text))")
         }
         let condition = "(" + queries.joined(separator: " && ") + ")"
-        let rank: SQLQueryString = words.map { "ts_rank(s.document, \($0))" } ?? "0"
-        return ("SELECT s.doc_id FROM repository_search s WHERE s.document @@ \(condition)",
-                "SELECT s.doc_id, \(rank) AS score FROM repository_search s WHERE s.document @@ \(condition)", true)
+        let rank: SQLQueryString = ranked ? (words.map { "ts_rank(s.document, \($0))" } ?? "0") : "0"
+        return SearchMatch(rows: "SELECT s.doc_id, s.published_at, \(rank) AS score FROM repository_search s WHERE s.document @@ \(condition)",
+                           descending: true,
+                           lists: "SELECT string_agg(s.facets, chr(29)) AS lists FROM repository_search s WHERE s.document @@ \(condition)")
+    }
+
+    func visibleLists(_ condition: SQLQueryString) -> SQLQueryString {
+        "SELECT string_agg(s.facets, chr(29)) AS lists FROM repository_search s WHERE \(condition)"
     }
 }
 
 struct SearchIndexKey: StorageKey { typealias Value = any SearchIndex }
 
 extension Application {
+    /// A database of another event loop's connection pool, for queries that can run beside those on `loop`'s
+    /// (nil when there is only one event loop).
+    func database(besides loop: any EventLoop, logger: Logger) -> (any Database)? {
+        for other in eventLoopGroup.makeIterator() where other !== loop {
+            return databases.database(logger: logger, on: other)
+        }
+        return nil
+    }
+
     /// The index that fits the configured database.
     var searchIndex: any SearchIndex {
         if let index = storage[SearchIndexKey.self] { return index }
@@ -538,4 +690,9 @@ extension Application {
         storage[SearchIndexKey.self] = index
         return index
     }
+}
+
+extension Request {
+    /// A database for queries that can run beside this request's own (see `Application.database(besides:logger:)`).
+    var besideDatabase: (any Database)? { application.database(besides: eventLoop, logger: logger) }
 }
