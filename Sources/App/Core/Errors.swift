@@ -96,7 +96,12 @@ struct ProblemErrorMiddleware: AsyncMiddleware {
         }
         do {
             if req.storage[RequestLocaleKey.self] == nil { req.locale = Request.localeWithoutUser(req) }
-            return try await req.page("error", titleKey: "error.title", ErrorView(code: Int(status.code), message: req.t(key)), status: status)
+            var message = req.t(key)
+            if status == .payloadTooLarge, req.headers.contentType?.type == "multipart" {
+                // A file above the upload limit: say what the limit is.
+                message = req.t("error.too_large_upload", ByteCountFormatter.string(fromByteCount: Int64(req.application.config.maxUploadBytes), countStyle: .file))
+            }
+            return try await req.page("error", titleKey: "error.title", ErrorView(code: Int(status.code), message: message), status: status)
         } catch {
             let response = Response(status: status, body: .init(string: "\(status.code) \(status.reasonPhrase)"))
             response.headers.contentType = .plainText

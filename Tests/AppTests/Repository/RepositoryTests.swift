@@ -311,6 +311,11 @@ struct RepositoryWorkflowTests {
             let big = try await author.upload("/repository/\(id.uuidString)/files", filename: "big.txt", data: Data(repeating: 0x61, count: 70 * 1024))
             #expect(big.status == .unprocessableEntity)
             #expect(big.body.string.contains(app.catalog.text("repository.error.file-too-large", .en).html))
+            // Far above the limit, the body is refused before it reaches the form: the page says what the limit is.
+            let huge = try await author.upload("/repository/\(id.uuidString)/files", filename: "huge.txt", data: Data(repeating: 0x61, count: 2 * 1024 * 1024))
+            #expect(huge.status == .payloadTooLarge)
+            let limit = ByteCountFormatter.string(fromByteCount: Int64(app.config.maxUploadBytes), countStyle: .file)
+            #expect(huge.body.string.contains(app.catalog.text("error.too_large_upload", .en, [limit]).html))
             #expect(try await RecordFile.query(on: app.db).count() == 1)
 
             let curator = WebClient(app)
