@@ -95,7 +95,13 @@ struct ProblemErrorMiddleware: AsyncMiddleware {
             var message: String
         }
         do {
-            if req.storage[RequestLocaleKey.self] == nil { req.locale = Request.localeWithoutUser(req) }
+            // An unknown address matched no route, so the session authenticator and the locale middleware did not
+            // run: sign the visitor in from the session here, so the page's header and language are theirs.
+            if req.auth.get(User.self) == nil, req.hasSession, let id = req.session.authenticated(User.self),
+               let user = try? await User.find(id, on: req.db) {
+                req.auth.login(user)
+            }
+            if req.storage[RequestLocaleKey.self] == nil { req.locale = Request.locale(of: req) }
             var message = req.t(key)
             if status == .payloadTooLarge, req.headers.contentType?.type == "multipart" {
                 // A file above the upload limit: say what the limit is.

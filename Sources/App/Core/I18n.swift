@@ -153,13 +153,17 @@ extension Request {
 }
 
 /// Resolves the locale: the signed-in person's setting, then `?lang=`, the switcher's choice, `Accept-Language`.
+extension Request {
+    /// The signed-in person's chosen language, else the one the visitor picked or their browser asks for.
+    static func locale(of req: Request) -> UILocale {
+        if let preferred = req.auth.get(User.self)?.preferredLocale, let locale = UILocale(rawValue: preferred) { return locale }
+        return localeWithoutUser(req)
+    }
+}
+
 struct LocaleMiddleware: AsyncMiddleware {
     func respond(to req: Request, chainingTo next: any AsyncResponder) async throws -> Response {
-        if let user = req.auth.get(User.self), let preferred = user.preferredLocale, let locale = UILocale(rawValue: preferred) {
-            req.locale = locale
-        } else {
-            req.locale = Request.localeWithoutUser(req)
-        }
+        req.locale = Request.locale(of: req)
         let response = try await next.respond(to: req)
         response.headers.replaceOrAdd(name: .contentLanguage, value: req.locale.rawValue)
         return response

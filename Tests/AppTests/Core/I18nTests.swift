@@ -138,4 +138,21 @@ struct LocaleHTTPTests {
             #expect(bad.status == .badRequest)
         }
     }
+
+    @Test("an unknown address shows the signed-in person's header and language; a visitor's stays signed out")
+    func notFoundSignedIn() async throws {
+        try await withInterba { app in
+            let client = WebClient(app)
+            try await client.signIn(demo("staff.tirana"))
+            _ = try await client.post("/language", [("lang", "sq"), ("back", "/")])
+            let missing = try await client.get("/no/such/page")
+            #expect(missing.status == .notFound)
+            #expect(missing.body.string.contains("<html lang=\"sq\">"))
+            #expect(missing.body.string.contains("id=\"signout\""))
+            #expect(missing.body.string.contains(app.catalog.text("error.not_found", .sq).html))
+            let visitor = try await WebClient(app).get("/no/such/page")
+            #expect(visitor.status == .notFound)
+            #expect(!visitor.body.string.contains("id=\"signout\""))
+        }
+    }
 }
