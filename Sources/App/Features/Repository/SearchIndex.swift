@@ -296,19 +296,25 @@ enum FacetLists {
 
 /// Counts facet values over documents' facet lists, each facet without its own filter: a document counts for a
 /// facet when it matches the filters of every other facet, so the alternatives to a chosen value keep their counts.
-/// The documents given may therefore miss one filter (never more: those are skipped).
+/// The documents given may therefore miss one filter (never more: those are skipped). Works on the UTF-8 bytes (a
+/// search reads thousands of lists): pairs are compared and counted by their bytes, and become strings at the end.
 struct FacetTally {
     typealias Facets = [String: [(value: String, count: Int)]]
 
-    private let filtered: [String]
-    private let chosen: [String: Set<String>]
-    /// "facet␟value" → documents.
-    private var counts: [String: Int] = [:]
+    /// The facets with a filter (sorted) and, for each, its chosen values.
+    private let filtered: [[UInt8]]
+    private let chosen: [[[UInt8]]]
+    /// "facet␟value" bytes and their documents; found by an FNV-1a hash of the bytes (a pair whose hash another pair
+    /// took first is counted in `collided`).
+    private var entries: [(pair: [UInt8], count: Int)] = []
+    private var slots: [UInt64: Int] = [:]
+    private var collided: [[UInt8]: Int] = [:]
 
     init(filters: [String: [String]]) {
         let filters = filters.filter { !$0.value.isEmpty }
-        filtered = filters.keys.sorted()
-        chosen = filters.mapValues(Set.init)
+        let names = filters.keys.sorted()
+        filtered = names.map { Array($0.utf8) }
+        chosen = names.map { name in filters[name, default: []].map { Array($0.utf8) } }
     }
 
     /// Adds the documents of one aggregate (lists joined by the group separator).
@@ -319,23 +325,21 @@ struct FacetTally {
             // The pairs of the current document: where each starts, where its facet ends, where it ends.
             var pairs: [(start: Int, unit: Int, end: Int)] = []
             var start = 0, unit = -1
-            func facet(_ pair: (start: Int, unit: Int, end: Int)) -> String {
-                String(decoding: UnsafeBufferPointer(rebasing: bytes[pair.start..<pair.unit]), as: UTF8.self)
-            }
+            func slice(_ from: Int, _ to: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[from..<to]) }
             func finishDocument() {
                 var matched = 0
                 for pair in pairs {
-                    let name = facet(pair)
-                    guard let values = chosen[name], let bit = filtered.firstIndex(of: name) else { continue }
-                    let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(pair.unit + 1)..<pair.end]), as: UTF8.self)
-                    if values.contains(value) { matched |= 1 << bit }
+                    let facet = slice(pair.start, pair.unit)
+                    guard let bit = filtered.firstIndex(where: { $0.elementsEqual(facet) }) else { continue }
+                    let value = slice(pair.unit + 1, pair.end)
+                    if chosen[bit].contains(where: { $0.elementsEqual(value) }) { matched |= 1 << bit }
                 }
                 let missing = all & ~matched
-                if missing.nonzeroBitCount <= 1 {
-                    let only = missing == 0 ? nil : filtered[missing.trailingZeroBitCount]
-                    for pair in pairs where only == nil || facet(pair) == only {
-                        counts[String(decoding: UnsafeBufferPointer(rebasing: bytes[pair.start..<pair.end]), as: UTF8.self), default: 0] += 1
-                    }
+                if missing == 0 {
+                    for pair in pairs { count(slice(pair.start, pair.end)) }
+                } else if missing.nonzeroBitCount == 1 {
+                    let only = filtered[missing.trailingZeroBitCount]
+                    for pair in pairs where only.elementsEqual(slice(pair.start, pair.unit)) { count(slice(pair.start, pair.end)) }
                 }
                 pairs.removeAll(keepingCapacity: true)
             }
@@ -356,13 +360,24 @@ struct FacetTally {
         }
     }
 
+    private mutating func count(_ pair: UnsafeBufferPointer<UInt8>) {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in pair { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        if let slot = slots[hash] {
+            if entries[slot].pair.elementsEqual(pair) { entries[slot].count += 1 } else { collided[Array(pair), default: 0] += 1 }
+        } else {
+            slots[hash] = entries.count
+            entries.append((Array(pair), 1))
+        }
+    }
+
     /// The counts per facet, most frequent first (then by value).
     var facets: Facets {
         var result: Facets = [:]
-        for (pair, count) in counts {
-            let parts = pair.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2 else { continue }
-            result[String(parts[0]), default: []].append((String(parts[1]), count))
+        for (pair, count) in entries.map({ ($0.pair, $0.count) }) + collided.map({ ($0.key, $0.value) }) {
+            guard let unit = pair.firstIndex(of: FacetLists.unit) else { continue }
+            let facet = String(decoding: pair[..<unit], as: UTF8.self), value = String(decoding: pair[(unit + 1)...], as: UTF8.self)
+            result[facet, default: []].append((value, count))
         }
         for key in result.keys {
             result[key]?.sort { $0.count != $1.count ? $0.count > $1.count : $0.value < $1.value }
