@@ -77,17 +77,7 @@ struct BenchElearningCommand: AsyncCommand {
         let enrolments = max(1, signature.enrolments ?? 500)
         let port = signature.moodlePort ?? 18081
         let fake = FakeMoodle(siteURL: "http://127.0.0.1:\(port)", token: "bench-token-123")
-        let server = try await Application.make(.development)
-        server.http.server.configuration.hostname = "127.0.0.1"
-        server.http.server.configuration.port = port
-        server.routes.defaultMaxBodySize = "50mb"
-        server.post("webservice", "rest", "server.php") { req async throws -> Response in
-            let (status, body) = try await fake.post(req.url.string, body: req.body.string ?? "")
-            let response = Response(status: HTTPResponseStatus(statusCode: status), body: .init(data: body))
-            response.headers.contentType = .json
-            return response
-        }
-        try await server.server.start(address: .hostname("127.0.0.1", port: port))
+        let server = try await fake.serve(port: port)
         do {
             let hash = coordinator.passwordHash
             var people: [User] = []

@@ -296,3 +296,22 @@ final class FakeMoodle: MoodleTransport, @unchecked Sendable {
         ]
     }
 }
+
+extension FakeMoodle {
+    /// Serves this fake's web-service endpoint over HTTP on 127.0.0.1:`port` (for `interba fake-moodle` and the
+    /// e-learning benchmark); shut the returned application's server down when done.
+    func serve(port: Int) async throws -> Application {
+        let app = try await Application.make(.development)
+        app.http.server.configuration.hostname = "127.0.0.1"
+        app.http.server.configuration.port = port
+        app.routes.defaultMaxBodySize = "50mb"
+        app.post("webservice", "rest", "server.php") { req async throws -> Response in
+            let (status, body) = try await self.post(req.url.string, body: req.body.string ?? "")
+            let response = Response(status: HTTPResponseStatus(statusCode: status), body: .init(data: body))
+            response.headers.contentType = .json
+            return response
+        }
+        try await app.server.start(address: .hostname("127.0.0.1", port: port))
+        return app
+    }
+}

@@ -156,19 +156,9 @@ struct FakeMoodleCommand: AsyncCommand {
     func run(using context: CommandContext, signature: Signature) async throws {
         let port = signature.port ?? 8081
         let fake = FakeMoodle(siteURL: "http://127.0.0.1:\(port)", token: signature.token ?? "fake-token")
-        let app = try await Application.make(.development)
-        app.http.server.configuration.hostname = "127.0.0.1"
-        app.http.server.configuration.port = port
-        app.routes.defaultMaxBodySize = "50mb"
-        app.post("webservice", "rest", "server.php") { req async throws -> Response in
-            let (status, body) = try await fake.post(req.url.string, body: req.body.string ?? "")
-            let response = Response(status: HTTPResponseStatus(statusCode: status), body: .init(data: body))
-            response.headers.contentType = .json
-            return response
-        }
-        try await app.server.start(address: .hostname("127.0.0.1", port: port))
+        let server = try await fake.serve(port: port)
         context.console.print("fake Moodle on http://127.0.0.1:\(port) (token: \(fake.token)); stop it with Ctrl-C")
         // Runs until the process is stopped (SIGINT/SIGTERM end it).
-        while true { try await Task.sleep(for: .seconds(3600)) }
+        while !server.didShutdown { try await Task.sleep(for: .seconds(3600)) }
     }
 }
